@@ -1,0 +1,130 @@
+"""s3lite: a small, fast, dependable asynchronous S3 client.
+
+>>> async with S3Client("http://127.0.0.1:8333", access_key="...", secret_key="...") as s3:
+...     await s3.put_object("bucket", "key", b"data")
+...     data = await (await s3.get_object("bucket", "key")).read()
+
+Everything public is re-exported here; the modules behind it are private.
+"""
+
+from ._client import S3Client
+from ._connstring import (
+    CONNECTION_STRING_KEYS,
+    ConnectionSettings,
+    parse_connection_string,
+    read_connection_config,
+)
+from ._download import GetObjectCall, ObjectStream
+from ._exceptions import (
+    AccessDenied,
+    BucketAlreadyExists,
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    ConfigurationError,
+    EntityTooLarge,
+    EntityTooSmall,
+    IntegrityError,
+    InternalError,
+    InvalidAccessKeyId,
+    InvalidBucketName,
+    InvalidPart,
+    InvalidPartOrder,
+    InvalidRange,
+    InvalidRequestError,
+    MalformedResponseError,
+    NoSuchBucket,
+    NoSuchKey,
+    NoSuchLifecycleConfiguration,
+    NoSuchUpload,
+    NotImplementedByServer,
+    PreconditionFailed,
+    RequestTimeout,
+    RequestTimeoutError,
+    RequestTimeTooSkewed,
+    S3Error,
+    ServiceError,
+    ServiceUnavailable,
+    SignatureDoesNotMatch,
+    SlowDown,
+    StorageError,
+    TransportError,
+)
+from ._models import (
+    CommonPrefix,
+    CompletedPart,
+    CopyObjectResult,
+    DeleteError,
+    DeleteObjectsResult,
+    LifecycleRule,
+    MultipartUpload,
+    ObjectInfo,
+    ObjectSummary,
+    PartInfo,
+    PutObjectResult,
+)
+from ._retry import RetryPolicy
+from ._signing import Credentials
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CONNECTION_STRING_KEYS",
+    "AccessDenied",
+    "BucketAlreadyExists",
+    "BucketAlreadyOwnedByYou",
+    "BucketNotEmpty",
+    "CommonPrefix",
+    "CompletedPart",
+    "ConfigurationError",
+    "ConnectionSettings",
+    "CopyObjectResult",
+    "Credentials",
+    "DeleteError",
+    "DeleteObjectsResult",
+    "EntityTooLarge",
+    "EntityTooSmall",
+    "GetObjectCall",
+    "IntegrityError",
+    "InternalError",
+    "InvalidAccessKeyId",
+    "InvalidBucketName",
+    "InvalidPart",
+    "InvalidPartOrder",
+    "InvalidRange",
+    "InvalidRequestError",
+    "LifecycleRule",
+    "MalformedResponseError",
+    "MultipartUpload",
+    "NoSuchBucket",
+    "NoSuchKey",
+    "NoSuchLifecycleConfiguration",
+    "NoSuchUpload",
+    "NotImplementedByServer",
+    "ObjectInfo",
+    "ObjectStream",
+    "ObjectSummary",
+    "PartInfo",
+    "PreconditionFailed",
+    "PutObjectResult",
+    "RequestTimeTooSkewed",
+    "RequestTimeout",
+    "RequestTimeoutError",
+    "RetryPolicy",
+    "S3Client",
+    "S3Error",
+    "ServiceError",
+    "ServiceUnavailable",
+    "SignatureDoesNotMatch",
+    "SlowDown",
+    "StorageError",
+    "TransportError",
+    "__version__",
+    "parse_connection_string",
+    "read_connection_config",
+]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = "s3lite"
+del _name, _obj

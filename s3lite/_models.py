@@ -1,0 +1,131 @@
+"""Plain, immutable result types returned by the client.
+
+Rule: nothing here does I/O or knows about HTTP; these are values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = [
+    "CommonPrefix",
+    "CompletedPart",
+    "CopyObjectResult",
+    "DeleteError",
+    "DeleteObjectsResult",
+    "LifecycleRule",
+    "MultipartUpload",
+    "ObjectInfo",
+    "ObjectSummary",
+    "PartInfo",
+    "PutObjectResult",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """What HEAD (or the headers of a GET) says about an object."""
+
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime | None
+    content_type: str | None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    version_id: str | None = None
+    checksums: Mapping[str, str] = field(default_factory=dict)
+    """``x-amz-checksum-*`` values the server returned, keyed by algorithm (``crc32``...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectSummary:
+    """One object in a listing."""
+
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime | None
+    storage_class: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommonPrefix:
+    """A "folder" rolled up by a delimiter in a listing."""
+
+    prefix: str
+
+
+@dataclass(frozen=True, slots=True)
+class PutObjectResult:
+    """The outcome of a completed upload (single PUT or multipart)."""
+
+    etag: str
+    size: int
+    version_id: str | None = None
+    parts: int = 1
+    """How many parts were uploaded (1 for a single PUT)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CopyObjectResult:
+    """The outcome of a server-side copy."""
+
+    etag: str
+    last_modified: datetime | None = None
+    version_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedPart:
+    """A part of a multipart upload, as CompleteMultipartUpload needs it."""
+
+    part_number: int
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartInfo:
+    """A part already uploaded, as ListParts reports it."""
+
+    part_number: int
+    etag: str
+    size: int
+    last_modified: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MultipartUpload:
+    """A multipart upload in progress, as ListMultipartUploads reports it."""
+
+    key: str
+    upload_id: str
+    initiated: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteError:
+    """A key that a batch delete could not remove."""
+
+    key: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteObjectsResult:
+    """The outcome of ``delete_objects``: keys removed and keys that failed."""
+
+    deleted: tuple[str, ...]
+    errors: tuple[DeleteError, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleRule:
+    """A bucket lifecycle rule that expires objects under ``prefix`` after ``days``."""
+
+    id: str
+    days: int
+    prefix: str = ""
+    enabled: bool = True

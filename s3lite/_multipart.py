@@ -1,0 +1,221 @@
+"""Multipart upload and multipart copy, with parts in flight concurrently.
+
+Rules of this module:
+- Structured concurrency only: parts run in an anyio task group; a semaphore
+  bounds how many are in flight, and so how much memory one-shot streams
+  need (at most ``max_concurrency`` buffered parts).
+- Replayable sources (bytes, files) are never buffered: each part reads its own
+  byte range.
+- Any failure or cancellation aborts the upload under a shielded cancel scope,
+  so no orphaned parts are left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
+
+import anyio
+
+from ._body import Buffer, BytesSource, Source
+from ._exceptions import InvalidRequestError, S3Error
+from ._models import CompletedPart, CopyObjectResult, ObjectInfo, PutObjectResult
+
+if TYPE_CHECKING:
+    from ._client import S3Client
+
+__all__ = ["copy_multipart", "upload_multipart"]
+
+
+PartSender = Callable[[], Awaitable[CompletedPart]]
+Submit = Callable[[int, PartSender], Awaitable[None]]
+Schedule = Callable[[Submit], Awaitable[None]]
+
+MAX_PARTS = 10_000
+ABORT_TIMEOUT = 30.0
+
+
+async def _abort_quietly(client: S3Client, bucket: str, key: str, upload_id: str) -> None:
+    # The original error matters more than a failed abort; a lifecycle rule cleans up.
+    with (
+        anyio.CancelScope(shield=True),
+        anyio.move_on_after(ABORT_TIMEOUT),
+        contextlib.suppress(S3Error),
+    ):
+        await client.abort_multipart_upload(bucket, key, upload_id)
+
+
+async def _run_parts(
+    client: S3Client,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    schedule: Schedule,
+) -> list[CompletedPart]:
+    """Run ``schedule(submit)``; each ``submit(number, send)`` waits for a free slot."""
+    done: dict[int, CompletedPart] = {}
+    slots = anyio.Semaphore(client.max_concurrency)
+
+    async def run(number: int, send: PartSender) -> None:
+        try:
+            done[number] = await send()
+        finally:
+            slots.release()
+
+    try:
+        async with anyio.create_task_group() as group:
+
+            async def submit(number: int, send: PartSender) -> None:
+                if number > MAX_PARTS:
+                    raise InvalidRequestError(
+                        "the body needs more than 10,000 parts: raise part_size"
+                    )
+                await slots.acquire()
+                group.start_soon(run, number, send)
+
+            await schedule(submit)
+    except BaseExceptionGroup as group_error:
+        raise _first_error(group_error) from None
+    return [done[n] for n in sorted(done)]
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The error to report from a failed task group: the first that is not a cancellation.
+
+    Callers see the exception their body or the server raised, not a group.
+    """
+    cancelled = anyio.get_cancelled_exc_class()
+    leaves: list[BaseException] = []
+
+    def collect(error: BaseException) -> None:
+        if isinstance(error, BaseExceptionGroup):
+            for inner in error.exceptions:
+                collect(inner)
+        else:
+            leaves.append(error)
+
+    collect(group)
+    for leaf in leaves:
+        if not isinstance(leaf, cancelled):
+            return leaf
+    return leaves[0] if leaves else group
+
+
+async def upload_multipart(
+    client: S3Client,
+    bucket: str,
+    key: str,
+    source: Source,
+    headers: Sequence[tuple[str, str]],
+    *,
+    first_part: Buffer | None = None,
+) -> PutObjectResult:
+    """Upload ``source`` as a multipart upload; abort it on any failure."""
+    upload_id = await client._create_multipart(bucket, key, headers)
+    total = 0
+    try:
+
+        async def schedule(
+            submit: Submit,
+        ) -> None:
+            nonlocal total
+            if source.replayable and source.length is not None and first_part is None:
+                part_size = client.plan_parts(source.length)
+                total = source.length
+                for index, start in enumerate(range(0, source.length, part_size)):
+                    size = min(part_size, source.length - start)
+                    await submit(
+                        index + 1,
+                        _ranged_sender(
+                            client, bucket, key, upload_id, index + 1, source, start, size
+                        ),
+                    )
+                if source.length == 0:
+                    await submit(1, _ranged_sender(client, bucket, key, upload_id, 1, source, 0, 0))
+                return
+            number = 0
+            pending = first_part
+            while True:
+                data = pending if pending is not None else await source.read(client.part_size)
+                pending = None
+                if not data and number:
+                    return
+                number += 1
+                total += len(data)
+                part = BytesSource(data)
+                await submit(
+                    number,
+                    _ranged_sender(client, bucket, key, upload_id, number, part, 0, len(data)),
+                )
+                if len(data) < client.part_size:
+                    return
+
+        parts = await _run_parts(client, bucket, key, upload_id, schedule)
+        result = await client.complete_multipart_upload(bucket, key, upload_id, parts)
+    except BaseException:
+        await _abort_quietly(client, bucket, key, upload_id)
+        raise
+    return PutObjectResult(
+        etag=result.etag, size=total, version_id=result.version_id, parts=len(parts)
+    )
+
+
+def _ranged_sender(
+    client: S3Client,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    number: int,
+    source: Source,
+    start: int,
+    size: int,
+) -> PartSender:
+    def send() -> Awaitable[CompletedPart]:
+        return client._upload_part_range(bucket, key, upload_id, number, source, start, size)
+
+    return send
+
+
+async def copy_multipart(
+    client: S3Client,
+    src_bucket: str,
+    src_key: str,
+    dst_bucket: str,
+    dst_key: str,
+    source: ObjectInfo,
+    headers: Sequence[tuple[str, str]],
+) -> CopyObjectResult:
+    """Copy a large object part by part with UploadPartCopy; abort on any failure."""
+    upload_id = await client._create_multipart(dst_bucket, dst_key, headers)
+    try:
+        part_size = max(client.copy_part_size, -(-source.size // MAX_PARTS))
+
+        async def schedule(
+            submit: Submit,
+        ) -> None:
+            for index, start in enumerate(range(0, source.size, part_size)):
+                last = min(start + part_size, source.size) - 1
+
+                def send(
+                    n: int = index + 1, first: int = start, end: int = last
+                ) -> Awaitable[CompletedPart]:
+                    return client.upload_part_copy(
+                        src_bucket,
+                        src_key,
+                        dst_bucket,
+                        dst_key,
+                        upload_id,
+                        n,
+                        range=(first, end),
+                        source_etag=source.etag,
+                    )
+
+                await submit(index + 1, send)
+
+        parts = await _run_parts(client, dst_bucket, dst_key, upload_id, schedule)
+        result = await client.complete_multipart_upload(dst_bucket, dst_key, upload_id, parts)
+    except BaseException:
+        await _abort_quietly(client, dst_bucket, dst_key, upload_id)
+        raise
+    return CopyObjectResult(etag=result.etag, version_id=result.version_id)

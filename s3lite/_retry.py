@@ -1,0 +1,82 @@
+"""Retry policy: which failures are retried, and how long to wait (full jitter).
+
+Rules of this module:
+- Pure decisions: ``is_retryable(error)`` and ``RetryPolicy.delay(attempt, random)``
+  take values and return values; the client does the sleeping.
+- Only transient failures are retried: the network, 5xx, throttling, and the
+  two 4xx codes that are transient (``RequestTimeout``, ``RequestTimeTooSkewed``).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from ._exceptions import (
+    ConfigurationError,
+    RequestTimeTooSkewed,
+    ServiceError,
+    TransportError,
+)
+
+__all__ = ["RetryPolicy", "is_retryable"]
+
+_RETRYABLE_CODES = frozenset(
+    {
+        "RequestTimeout",
+        "RequestTimeTooSkewed",
+        "SlowDown",
+        "InternalError",
+        "ServiceUnavailable",
+        "Throttling",
+        "ThrottlingException",
+        "RequestThrottled",
+        "TooManyRequests",
+        "ExpiredToken",
+    }
+)
+_RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Bounded retries with exponential backoff and full jitter.
+
+    ``max_attempts`` counts the first try (1 disables retries); ``base_delay``
+    and ``max_delay`` bound each wait in seconds; ``total_timeout`` bounds the
+    time spent across all attempts of one operation (None: no bound).
+    """
+
+    max_attempts: int = 4
+    base_delay: float = 0.1
+    max_delay: float = 5.0
+    total_timeout: float | None = 120.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+            raise ConfigurationError("RetryPolicy.max_attempts must be an int")
+        if self.max_attempts < 1:
+            raise ConfigurationError("RetryPolicy.max_attempts must be at least 1")
+        if self.base_delay < 0 or self.max_delay < 0:
+            raise ConfigurationError("RetryPolicy delays must not be negative")
+        if self.total_timeout is not None and self.total_timeout <= 0:
+            raise ConfigurationError("RetryPolicy.total_timeout must be positive or None")
+
+    @classmethod
+    def disabled(cls) -> RetryPolicy:
+        """A policy that never retries."""
+        return cls(max_attempts=1)
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based): U(0, cap)."""
+        cap = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        return (rng or random).uniform(0.0, cap)
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Whether ``error`` is transient, so that the same request may succeed if sent again."""
+    if isinstance(error, RequestTimeTooSkewed):
+        return True
+    if isinstance(error, ServiceError):
+        return error.code in _RETRYABLE_CODES or error.status in _RETRYABLE_STATUS
+    return isinstance(error, TransportError)

@@ -1,0 +1,160 @@
+"""The only module that calls httpx.
+
+Rules of this module:
+- httpx errors become s3lite errors here, in ``translate_errors``, and nowhere else.
+- The request path is sent byte for byte as built by ``_urls`` (httpx would
+  otherwise remove ``.``/``..`` segments, which are legal in S3 keys).
+- Response bodies are read raw (no content decoding): an object stored with
+  ``Content-Encoding: gzip`` comes back as the bytes that were stored.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncGenerator, AsyncIterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import cast
+
+import httpx
+
+from ._exceptions import ConfigurationError, RequestTimeoutError, TransportError
+from ._urls import Target
+
+__all__ = ["Response", "Transport", "translate_errors"]
+
+Response = httpx.Response
+Content = bytes | AsyncIterable[bytes | bytearray | memoryview] | None
+
+
+@contextmanager
+def translate_errors(what: str) -> Iterator[None]:
+    """Map httpx exceptions raised inside the block to ``TransportError`` subclasses."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise RequestTimeoutError(f"{what}: timed out ({type(exc).__name__})") from exc
+    except httpx.TransportError as exc:
+        detail = str(exc) or type(exc).__name__
+        raise TransportError(f"{what}: {detail}") from exc
+    except httpx.StreamError as exc:
+        raise TransportError(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+
+def build_url(target: Target, query: str) -> httpx.URL:
+    """An ``httpx.URL`` whose path is exactly ``target.path`` (no dot-segment removal)."""
+    url = httpx.URL(target.url + (f"?{query}" if query else ""))
+    if url.raw_path.split(b"?", 1)[0] != target.path.encode("ascii"):
+        # httpx normalised the path: put the encoded path back as it was built.
+        reference = getattr(url, "_uri_reference", None)
+        if reference is None or not hasattr(reference, "_replace"):  # pragma: no cover
+            raise ConfigurationError(
+                "this httpx version cannot send keys with '.' or '..' path segments"
+            )
+        url._uri_reference = reference._replace(path=target.path)
+    return url
+
+
+class BodyIterator:
+    """The raw body of a streamed response, chunk by chunk; ``aclose`` releases it.
+
+    A class rather than a generator, so that stopping early leaves nothing to be
+    finalised later: ``aclose`` closes httpx's iterator and the response at once.
+    """
+
+    def __init__(self, response: httpx.Response, what: str) -> None:
+        self._response = response
+        self._raw = cast("AsyncGenerator[bytes, None]", response.aiter_raw())
+        self._what = what
+
+    def __aiter__(self) -> BodyIterator:
+        return self
+
+    async def __anext__(self) -> bytes:
+        with translate_errors(self._what):
+            return await anext(self._raw)
+
+    async def aclose(self) -> None:
+        try:
+            await self._raw.aclose()
+        finally:
+            await self._response.aclose()
+
+
+class Transport:
+    """A pooled httpx client with s3lite's timeouts, TLS settings and error mapping."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        connect_timeout: float,
+        max_connections: int,
+        verify: bool | str | ssl.SSLContext,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._owned = http_client is None
+        if http_client is None:
+            if isinstance(verify, str):
+                verify = ssl.create_default_context(cafile=verify)
+            http_client = httpx.AsyncClient(
+                timeout=httpx.Timeout(timeout, connect=connect_timeout),
+                limits=httpx.Limits(
+                    max_connections=max_connections,
+                    max_keepalive_connections=max_connections,
+                    keepalive_expiry=30.0,
+                ),
+                verify=verify,
+                follow_redirects=False,
+                trust_env=False,
+            )
+        self._client = http_client
+
+    async def send(
+        self,
+        method: str,
+        target: Target,
+        query: str,
+        headers: Sequence[tuple[str, str]],
+        content: Content,
+        *,
+        stream: bool,
+    ) -> httpx.Response:
+        """Send one request; with ``stream`` the body is left unread for ``iter_body``."""
+        request = self._client.build_request(
+            method,
+            build_url(target, query),
+            headers=list(headers),
+            content=cast("bytes | AsyncIterable[bytes] | None", content),
+        )
+        with translate_errors(f"{method} {target.host_header}"):
+            response = await self._client.send(request, stream=True)
+            if not stream:
+                try:
+                    await response.aread()
+                finally:
+                    await response.aclose()
+        return response
+
+    @staticmethod
+    def iter_body(response: httpx.Response, what: str) -> BodyIterator:
+        """An iterator over the raw body of a streamed response, mapping errors."""
+        return BodyIterator(response, what)
+
+    @staticmethod
+    async def read_body(response: httpx.Response, what: str, limit: int = 1 << 20) -> bytes:
+        """Read at most ``limit`` bytes of a streamed response (used for error bodies)."""
+        data = bytearray()
+        try:
+            with translate_errors(what):
+                async for chunk in response.aiter_raw():
+                    data += chunk
+                    if len(data) >= limit:
+                        break
+        finally:
+            await response.aclose()
+        return bytes(data)
+
+    async def aclose(self) -> None:
+        """Close the pool (only when this transport created the httpx client)."""
+        if self._owned:
+            await self._client.aclose()
