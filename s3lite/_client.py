@@ -16,6 +16,7 @@ import base64
 import enum
 import hashlib
 import heapq
+import logging
 import math
 import os
 import ssl
@@ -31,13 +32,16 @@ import httpx
 
 from . import _xml
 from ._body import Source, make_source
+from ._checksums import ALGORITHMS, ChecksumAlgorithm, verifiable_checksum
 from ._connstring import ConnectionSettings, parse_connection_string
 from ._download import GetObjectCall, ObjectStream
 from ._exceptions import (
     ConfigurationError,
+    IntegrityError,
     InvalidRequestError,
     NoSuchKey,
     NoSuchLifecycleConfiguration,
+    PreconditionFailed,
     RequestTimeTooSkewed,
     S3Error,
     ServiceError,
@@ -72,6 +76,8 @@ from ._transport import Response, Transport
 from ._urls import AddressingStyle, Endpoint, Target, validate_bucket_name, validate_key
 
 __all__ = ["S3Client"]
+
+logger = logging.getLogger("s3lite")
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -205,6 +211,7 @@ class S3Client:
         max_connections: int = 64,
         retry: RetryPolicy | None = None,
         payload_signing: PayloadSigning = "auto",
+        checksum: ChecksumAlgorithm | None = "crc32",
         multipart_threshold: int = 16 * MiB,
         part_size: int = 8 * MiB,
         max_concurrency: int = 8,
@@ -232,6 +239,10 @@ class S3Client:
             raise ConfigurationError(
                 f"payload_signing must be 'auto', 'signed' or 'unsigned', got {payload_signing!r}"
             )
+        if checksum is not None and checksum not in ALGORITHMS:
+            raise ConfigurationError(
+                f"checksum must be 'crc32', 'sha256', 'md5' or None, got {checksum!r}"
+            )
         if part_size < MIN_PART_SIZE or part_size > MAX_SINGLE_PUT:
             raise ConfigurationError("part_size must be between 5 MiB and 5 GiB")
         if multipart_threshold < 1 or multipart_threshold > MAX_SINGLE_PUT:
@@ -245,6 +256,7 @@ class S3Client:
         self.region = region
         self.retry = retry if retry is not None else RetryPolicy()
         self._signing: PayloadSigning = payload_signing
+        self.checksum: ChecksumAlgorithm | None = checksum
         self.multipart_threshold = multipart_threshold
         self.part_size = part_size
         self.max_concurrency = max_concurrency
@@ -384,6 +396,14 @@ class S3Client:
                     payload.open(signed, key_bytes),
                     stream=stream,
                 )
+                logger.debug(
+                    "%s %s%s -> %d (attempt %d)",
+                    method,
+                    target.host_header,
+                    target.path,
+                    response.status_code,
+                    attempt,
+                )
                 if response.status_code in ok_statuses:
                     return response
                 raise await self._error_for(response, bucket, key, stream=stream)
@@ -395,7 +415,17 @@ class S3Client:
                     retry = time.monotonic() < deadline
                 if not retry:
                     raise
-            await anyio.sleep(self.retry.delay(attempt))
+                delay = self.retry.delay(attempt)
+                logger.info(
+                    "retrying %s %s%s in %.2fs after attempt %d failed: %s",
+                    method,
+                    target.host_header,
+                    target.path,
+                    delay,
+                    attempt,
+                    error,
+                )
+            await anyio.sleep(delay)
 
     async def _error_for(
         self, response: Response, bucket: str | None, key: str | None, *, stream: bool
@@ -492,7 +522,9 @@ class S3Client:
         length: int,
         headers: Sequence[tuple[str, str]],
     ) -> PutObjectResult:
-        payload = await payload_for_source(source, 0, length, signed=self._payload_signed())
+        payload = await payload_for_source(
+            source, 0, length, signed=self._payload_signed(), checksum=self.checksum
+        )
         response = await self._send("PUT", bucket, key, headers=headers, payload=payload)
         return PutObjectResult(
             etag=_xml.unquote_etag(response.headers.get("etag", "")),
@@ -516,25 +548,47 @@ class S3Client:
         validate_bucket_name(bucket)
         validate_key(key)
 
+        what = f"GET {bucket}/{key}"
+
         async def open_stream() -> ObjectStream:
-            headers = [("range", header)] if header else []
+            headers = [("range", header)] if header else [("x-amz-checksum-mode", "ENABLED")]
             response = await self._send("GET", bucket, key, headers=headers, stream=True)
             info = _info_from_headers(key, response.headers)
             total, bounds = _total_size(response.headers, info.size)
-            what = f"GET {bucket}/{key}"
+            verify = None
+            if header is None:
+                verify = verifiable_checksum(
+                    dict(info.checksums), response.headers.get("x-amz-checksum-type")
+                )
+            last = bounds[1] if bounds else info.size - 1
+
+            async def reopen(offset: int) -> AsyncIterator[bytes]:
+                resume = [("range", f"bytes={offset}-{last}"), ("if-match", f'"{info.etag}"')]
+                try:
+                    again = await self._send("GET", bucket, key, headers=resume, stream=True)
+                except PreconditionFailed as error:
+                    raise IntegrityError(
+                        f"{key!r} changed while it was being downloaded (ETag no longer matches)"
+                    ) from error
+                return Transport.iter_body(again, what)
+
             return ObjectStream(
                 info,
                 Transport.iter_body(response, what),
                 total_size=total,
                 content_range=bounds,
-                close=response.aclose,
+                verify=verify,
+                reopen=reopen,
+                max_resumes=self.retry.max_attempts - 1,
             )
 
         return GetObjectCall(open_stream)
 
     async def head_object(self, bucket: str, key: str) -> ObjectInfo:
         """Metadata of an object; raises ``NoSuchKey`` when it does not exist."""
-        response = await self._send("HEAD", bucket, key)
+        response = await self._send(
+            "HEAD", bucket, key, headers=[("x-amz-checksum-mode", "ENABLED")]
+        )
         return _info_from_headers(key, response.headers)
 
     async def object_exists(self, bucket: str, key: str) -> bool:
@@ -761,21 +815,39 @@ class S3Client:
         *,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        checksum: ChecksumAlgorithm | None = None,
     ) -> str:
-        """Start a multipart upload; returns its upload id."""
+        """Start a multipart upload; returns its upload id.
+
+        With ``checksum`` ("crc32" or "sha256") every part must be uploaded with the
+        same ``checksum``; "md5" sends a Content-MD5 with each part instead.
+        """
         headers = self._object_headers(content_type, metadata)
-        return await self._create_multipart(bucket, key, headers)
+        return await self._create_multipart(bucket, key, headers, checksum)
 
     async def _create_multipart(
-        self, bucket: str, key: str, headers: Sequence[tuple[str, str]]
+        self,
+        bucket: str,
+        key: str,
+        headers: Sequence[tuple[str, str]],
+        checksum: ChecksumAlgorithm | None,
     ) -> str:
+        if checksum in ("crc32", "sha256"):
+            headers = [*headers, ("x-amz-checksum-algorithm", checksum.upper())]
         response = await self._send("POST", bucket, key, query=[("uploads", "")], headers=headers)
         return _xml.parse_initiate_multipart_upload(response.content)
 
     async def upload_part(
-        self, bucket: str, key: str, upload_id: str, part_number: int, body: object
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        body: object,
+        *,
+        checksum: ChecksumAlgorithm | None = None,
     ) -> CompletedPart:
-        """Upload one part (1..10000) of a multipart upload."""
+        """Upload one part (1..10000) of a multipart upload (``checksum`` as at creation)."""
         self._check_part_number(part_number)
         source = await make_source(body)
         try:
@@ -788,7 +860,7 @@ class S3Client:
                 source = await make_source(bytes(data))
             assert source.length is not None
             return await self._upload_part_range(
-                bucket, key, upload_id, part_number, source, 0, source.length
+                bucket, key, upload_id, part_number, source, 0, source.length, checksum
             )
         finally:
             await source.aclose()
@@ -802,8 +874,11 @@ class S3Client:
         source: Source,
         start: int,
         size: int,
+        checksum: ChecksumAlgorithm | None,
     ) -> CompletedPart:
-        payload = await payload_for_source(source, start, size, signed=self._payload_signed())
+        payload = await payload_for_source(
+            source, start, size, signed=self._payload_signed(), checksum=checksum
+        )
         response = await self._send(
             "PUT",
             bucket,
@@ -811,7 +886,11 @@ class S3Client:
             query=[("partNumber", str(part_number)), ("uploadId", upload_id)],
             payload=payload,
         )
-        return CompletedPart(part_number, _xml.unquote_etag(response.headers.get("etag", "")))
+        etag = _xml.unquote_etag(response.headers.get("etag", ""))
+        if checksum not in ("crc32", "sha256"):
+            return CompletedPart(part_number, etag)
+        value = response.headers.get(f"x-amz-checksum-{checksum}") or payload.checksum
+        return CompletedPart(part_number, etag, value, checksum)
 
     @staticmethod
     def _check_part_number(part_number: int) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 __all__ = [
     "CommonPrefix",
@@ -83,6 +84,9 @@ class CompletedPart:
 
     part_number: int
     etag: str
+    checksum: str | None = None
+    """The part's checksum (base64) when the upload was created with a checksum algorithm."""
+    checksum_algorithm: Literal["crc32", "sha256"] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,7 +112,7 @@ async def upload_multipart(
     first_part: Buffer | None = None,
 ) -> PutObjectResult:
     """Upload ``source`` as a multipart upload; abort it on any failure."""
-    upload_id = await client._create_multipart(bucket, key, headers)
+    upload_id = await client._create_multipart(bucket, key, headers, client.checksum)
     total = 0
     try:
 
@@ -172,7 +172,9 @@ def _ranged_sender(
     size: int,
 ) -> PartSender:
     def send() -> Awaitable[CompletedPart]:
-        return client._upload_part_range(bucket, key, upload_id, number, source, start, size)
+        return client._upload_part_range(
+            bucket, key, upload_id, number, source, start, size, client.checksum
+        )
 
     return send
 
@@ -187,7 +189,7 @@ async def copy_multipart(
     headers: Sequence[tuple[str, str]],
 ) -> CopyObjectResult:
     """Copy a large object part by part with UploadPartCopy; abort on any failure."""
-    upload_id = await client._create_multipart(dst_bucket, dst_key, headers)
+    upload_id = await client._create_multipart(dst_bucket, dst_key, headers, None)
     try:
         part_size = max(client.copy_part_size, -(-source.size // MAX_PARTS))
 

@@ -1,9 +1,11 @@
-"""How a request body is put on the wire: length headers, payload hash, framing.
+"""How a request body is put on the wire: length headers, payload hash, checksum, framing.
 
 Rules of this module:
-- One place decides the payload mode: a SHA-256 of in-memory bytes, a
-  streamed ``UNSIGNED-PAYLOAD``, or aws-chunked with per-chunk signatures
-  (``STREAMING-AWS4-HMAC-SHA256-PAYLOAD``) so a stream is signed in one pass.
+- One place decides the payload mode.  In-memory bodies are hashed (when the
+  payload is signed) and checksummed up front and sent as they are.  Streams
+  (file ranges) are read once: signed, they go as aws-chunked with per-chunk
+  signatures; unsigned, as ``UNSIGNED-PAYLOAD``; either way a CRC32/SHA-256
+  checksum rides in a trailer, computed as the bytes go by.
 - Every body is sent with a ``Content-Length`` (S3 refuses plain chunked PUTs).
 - ``Payload.open`` is called once per attempt, after signing, so a retried
   request re-reads its source from the start and re-chains its signatures.
@@ -12,17 +14,20 @@ Rules of this module:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import anyio.to_thread
 
-from ._body import READ_SIZE, BytesSource, Source
-from ._chunked import ChunkSigner, encoded_length
+from ._body import READ_SIZE, Buffer, BytesSource, Source
+from ._checksums import ChecksumAlgorithm, Hasher, encoded_checksum_length, header_for
+from ._chunked import ChunkSigner, encoded_length, unsigned_chunk_header, unsigned_final_chunk
 from ._signing import (
     EMPTY_SHA256,
     STREAMING_PAYLOAD,
+    STREAMING_PAYLOAD_TRAILER,
+    STREAMING_UNSIGNED_PAYLOAD_TRAILER,
     UNSIGNED_PAYLOAD,
     HeaderSignature,
 )
@@ -30,20 +35,23 @@ from ._signing import (
 __all__ = ["EMPTY", "Payload", "PayloadSigning", "payload_for_source"]
 
 PayloadSigning = Literal["auto", "signed", "unsigned"]
-Content = bytes | AsyncIterable[bytes | bytearray | memoryview] | None
+Content = bytes | AsyncIterable[Buffer] | None
 Opener = Callable[[HeaderSignature, bytes], Content]
 CHUNK_SIZE = READ_SIZE
 _HASH_IN_THREAD = 256 * 1024
+Headers = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Payload:
     """A request body: the headers that describe it, its payload hash, and how to open it."""
 
-    headers: tuple[tuple[str, str], ...]
+    headers: Headers
     payload_hash: str
     replayable: bool
     opener: Opener
+    checksum: str | None = None
+    """The body's checksum (base64) when known before sending."""
 
     def open(self, signed: HeaderSignature, key: bytes) -> Content:
         """The body to send for one attempt (``key`` is the request's signing key)."""
@@ -60,47 +68,108 @@ EMPTY = Payload((), EMPTY_SHA256, True, lambda _s, _k: None)
 
 
 async def _one(view: memoryview) -> AsyncIterator[memoryview]:
-    yield view  # h11 accepts any buffer; no copy here
+    yield view  # h11 accepts any buffer: no copy here
 
 
 async def _signed_chunks(
-    chunks: AsyncIterator[bytes | bytearray | memoryview], signer: ChunkSigner
+    chunks: AsyncIterator[Buffer], signer: ChunkSigner, hasher: Hasher | None
 ) -> AsyncIterator[bytes]:
     async for chunk in chunks:
+        if hasher is not None:
+            hasher.update(chunk)
         yield b"".join((signer.header(chunk), chunk, b"\r\n"))
-    yield signer.final()
+    trailers = [(header_for(hasher.algorithm), hasher.b64())] if hasher is not None else []
+    yield signer.final(trailers)
 
 
-async def payload_for_source(source: Source, start: int, size: int, *, signed: bool) -> Payload:
+async def _unsigned_chunks(chunks: AsyncIterator[Buffer], hasher: Hasher) -> AsyncIterator[bytes]:
+    async for chunk in chunks:
+        hasher.update(chunk)
+        yield b"".join((unsigned_chunk_header(len(chunk)), chunk, b"\r\n"))
+    yield unsigned_final_chunk([(header_for(hasher.algorithm), hasher.b64())])
+
+
+async def _digest(view: memoryview, algorithm: str) -> str:
+    def compute() -> str:
+        if algorithm == "sha256-hex":
+            return hashlib.sha256(view).hexdigest()
+        return Hasher.of(algorithm, view)  # type: ignore[arg-type]
+
+    if len(view) > _HASH_IN_THREAD:
+        return await anyio.to_thread.run_sync(compute)  # hashlib and zlib release the GIL
+    return compute()
+
+
+async def _range_checksum(
+    source: Source, start: int, size: int, algorithm: ChecksumAlgorithm
+) -> str:
+    hasher = Hasher(algorithm)
+    async for chunk in source.ranged(start, size):
+        hasher.update(chunk)
+    return hasher.b64()
+
+
+async def payload_for_source(
+    source: Source,
+    start: int,
+    size: int,
+    *,
+    signed: bool,
+    checksum: ChecksumAlgorithm | None,
+) -> Payload:
     """The payload for bytes ``[start, start + size)`` of a replayable source."""
-    length = (("content-length", str(size)),)
+    length: Headers = (("content-length", str(size)),)
     if isinstance(source, BytesSource):
         view = source.view[start : start + size]
-        if signed:
-            if size > _HASH_IN_THREAD:
-                digest = await anyio.to_thread.run_sync(lambda: hashlib.sha256(view).hexdigest())
-            else:
-                digest = hashlib.sha256(view).hexdigest()
-        else:
-            digest = UNSIGNED_PAYLOAD
+        digest = await _digest(view, "sha256-hex") if signed else UNSIGNED_PAYLOAD
+        value = await _digest(view, checksum) if checksum else None
+        extra: Headers = ((header_for(checksum), value),) if checksum and value else ()
         whole = isinstance(source.view.obj, bytes) and size == len(source.view)
         body: bytes | None = source.view.obj if whole else None  # type: ignore[assignment]
         return Payload(
-            length,
+            length + extra,
             digest,
             True,
             lambda _s, _k: body if body is not None else _one(view),
+            value,
         )
-    if not signed:
+
+    if checksum == "md5":  # Content-MD5 cannot trail the body: one extra pass over the range
+        value = await _range_checksum(source, start, size, "md5")
+        length += (("content-md5", value),)
+        if not signed:
+            return Payload(
+                length, UNSIGNED_PAYLOAD, True, lambda _s, _k: source.ranged(start, size), value
+            )
+        checksum = None
+    if not signed and checksum is None:
         return Payload(length, UNSIGNED_PAYLOAD, True, lambda _s, _k: source.ranged(start, size))
 
-    def open_chunked(signature: HeaderSignature, key: bytes) -> Content:
-        signer = ChunkSigner(key, signature.amz_date, signature.scope, signature.signature)
-        return _signed_chunks(source.ranged(start, size, CHUNK_SIZE), signer)
-
-    headers: Sequence[tuple[str, str]] = (
+    trailer = header_for(checksum) if checksum else None
+    # Checksums have a fixed length, so a placeholder gives the exact encoded length.
+    placeholder = (
+        [(trailer, "=" * encoded_checksum_length(checksum))] if checksum and trailer else []
+    )
+    wire_length = encoded_length(size, CHUNK_SIZE, signed=signed, trailers=placeholder)
+    headers: Headers = (
         ("content-encoding", "aws-chunked"),
         ("x-amz-decoded-content-length", str(size)),
-        ("content-length", str(encoded_length(size, CHUNK_SIZE, signed=True))),
+        ("content-length", str(wire_length)),
+        *((("x-amz-trailer", trailer),) if trailer else ()),
+        *(length[1:]),  # a content-md5 computed above
     )
-    return Payload(tuple(headers), STREAMING_PAYLOAD, True, open_chunked)
+
+    def open_chunked(signature: HeaderSignature, key: bytes) -> Content:
+        hasher = Hasher(checksum) if checksum else None
+        chunks = source.ranged(start, size, CHUNK_SIZE)
+        if not signed:
+            assert hasher is not None
+            return _unsigned_chunks(chunks, hasher)
+        signer = ChunkSigner(key, signature.amz_date, signature.scope, signature.signature)
+        return _signed_chunks(chunks, signer, hasher)
+
+    if signed:
+        mode = STREAMING_PAYLOAD_TRAILER if checksum else STREAMING_PAYLOAD
+    else:
+        mode = STREAMING_UNSIGNED_PAYLOAD_TRAILER
+    return Payload(headers, mode, True, open_chunked)

@@ -11,7 +11,7 @@ Rules of this module:
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import cast
 
@@ -80,8 +80,44 @@ class BodyIterator:
             await self._response.aclose()
 
 
+class _Shard:
+    """One httpx client of the sharded pool, and how many responses it has open."""
+
+    __slots__ = ("active", "client")
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.active = 0
+
+
+class _ReleasingStream(httpx.AsyncByteStream):
+    """A response stream that gives its shard's slot back when it is closed."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, shard: _Shard) -> None:
+        self._inner = inner
+        self._shard: _Shard | None = shard
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._inner.__aiter__()
+
+    async def aclose(self) -> None:
+        if self._shard is not None:
+            self._shard.active -= 1
+            self._shard = None
+        await self._inner.aclose()
+
+
 class Transport:
-    """A pooled httpx client with s3lite's timeouts, TLS settings and error mapping."""
+    """Pooled httpx clients with s3lite's timeouts, TLS settings and error mapping.
+
+    The pool is sharded over several small httpx clients (at most ``SHARD_SIZE``
+    connections each), and each request goes to the least busy one: httpcore's
+    pool rescans all of its connections on every request (O(connections x
+    waiting requests); encode/httpcore#1035), which dominated client CPU at high
+    concurrency.  Small shards keep that scan short.
+    """
+
+    SHARD_SIZE = 8
 
     def __init__(
         self,
@@ -93,21 +129,29 @@ class Transport:
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         self._owned = http_client is None
-        if http_client is None:
-            if isinstance(verify, str):
-                verify = ssl.create_default_context(cafile=verify)
-            http_client = httpx.AsyncClient(
-                timeout=httpx.Timeout(timeout, connect=connect_timeout),
-                limits=httpx.Limits(
-                    max_connections=max_connections,
-                    max_keepalive_connections=max_connections,
-                    keepalive_expiry=30.0,
-                ),
-                verify=verify,
-                follow_redirects=False,
-                trust_env=False,
+        if http_client is not None:
+            self._shards = [_Shard(http_client)]
+            return
+        if isinstance(verify, str):
+            verify = ssl.create_default_context(cafile=verify)
+        count = -(-max_connections // self.SHARD_SIZE)
+        per_shard = -(-max_connections // count)
+        self._shards = [
+            _Shard(
+                httpx.AsyncClient(
+                    timeout=httpx.Timeout(timeout, connect=connect_timeout),
+                    limits=httpx.Limits(
+                        max_connections=per_shard,
+                        max_keepalive_connections=per_shard,
+                        keepalive_expiry=30.0,
+                    ),
+                    verify=verify,
+                    follow_redirects=False,
+                    trust_env=False,
+                )
             )
-        self._client = http_client
+            for _ in range(count)
+        ]
 
     async def send(
         self,
@@ -120,19 +164,30 @@ class Transport:
         stream: bool,
     ) -> httpx.Response:
         """Send one request; with ``stream`` the body is left unread for ``iter_body``."""
-        request = self._client.build_request(
+        shard = min(self._shards, key=_busyness)
+        request = shard.client.build_request(
             method,
             build_url(target, query),
             headers=list(headers),
             content=cast("bytes | AsyncIterable[bytes] | None", content),
         )
-        with translate_errors(f"{method} {target.host_header}"):
-            response = await self._client.send(request, stream=True)
-            if not stream:
-                try:
-                    await response.aread()
-                finally:
-                    await response.aclose()
+        shard.active += 1
+        sent = False
+        try:
+            with translate_errors(f"{method} {target.host_header}"):
+                response = await shard.client.send(request, stream=True)
+                sent = True
+                response.stream = _ReleasingStream(
+                    cast("httpx.AsyncByteStream", response.stream), shard
+                )
+                if not stream:
+                    try:
+                        await response.aread()
+                    finally:
+                        await response.aclose()
+        finally:
+            if not sent:
+                shard.active -= 1
         return response
 
     @staticmethod
@@ -155,6 +210,11 @@ class Transport:
         return bytes(data)
 
     async def aclose(self) -> None:
-        """Close the pool (only when this transport created the httpx client)."""
+        """Close the pool (only the httpx clients this transport created)."""
         if self._owned:
-            await self._client.aclose()
+            for shard in self._shards:
+                await shard.client.aclose()
+
+
+def _busyness(shard: _Shard) -> int:
+    return shard.active

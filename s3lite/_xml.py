@@ -84,8 +84,6 @@ MAX_LIFECYCLE_RULES = 1000
 MAX_RULE_ID_LENGTH = 255
 
 
-
-
 # --------------------------------------------------------------------------- results
 
 
@@ -552,6 +550,9 @@ def build_delete_objects(keys: Sequence[str], *, quiet: bool = True) -> bytes:
     return _document("Delete", "".join(items))
 
 
+_CHECKSUM_ELEMENTS = {"crc32": "ChecksumCRC32", "sha256": "ChecksumSHA256"}
+
+
 def build_complete_multipart_upload(parts: Sequence[CompletedPart]) -> bytes:
     """The ``<CompleteMultipartUpload>`` body; parts strictly ascending, ETags sent quoted."""
     if not parts:
@@ -576,7 +577,12 @@ def build_complete_multipart_upload(parts: Sequence[CompletedPart]) -> bytes:
         if not etag:
             raise InvalidRequestError(f"part {number} has an empty ETag")
         etag = _escape(quote_etag(etag), f"the ETag of part {number}")
-        items.append(f"<Part><PartNumber>{number}</PartNumber><ETag>{etag}</ETag></Part>")
+        checksum = ""
+        if part.checksum is not None and part.checksum_algorithm is not None:
+            element = _CHECKSUM_ELEMENTS[part.checksum_algorithm]
+            value = _escape(part.checksum, f"the checksum of part {number}")
+            checksum = f"<{element}>{value}</{element}>"
+        items.append(f"<Part><PartNumber>{number}</PartNumber><ETag>{etag}</ETag>{checksum}</Part>")
     return _document("CompleteMultipartUpload", "".join(items))
 
 

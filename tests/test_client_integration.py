@@ -29,6 +29,7 @@ from s3lite import (
     ServiceError,
     SignatureDoesNotMatch,
 )
+from s3lite._checksums import Hasher
 from tests.conftest import TestServer, empty_and_delete_bucket, unique_bucket_name
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -143,6 +144,31 @@ async def test_both_payload_signing_modes_are_accepted(
         await s3.put_object(bucket, "from-path", path)
         for key in ("from-bytes", "from-path"):
             assert await (await s3.get_object(bucket, key)).read() == data
+
+
+@pytest.mark.parametrize("checksum", ["crc32", "sha256", "md5", None])
+@pytest.mark.parametrize("signing", ["signed", "unsigned"])
+async def test_every_checksum_mode_stores_the_right_checksum_and_reads_back(
+    s3_server: TestServer, bucket: str, tmp_path: Path, checksum: str | None, signing: str
+) -> None:
+    small, large = pattern(300_000, seed=1), pattern(11 * MiB + 5, seed=2)
+    path = tmp_path / "large"
+    path.write_bytes(large)
+    async with s3_server.client(
+        checksum=checksum, payload_signing=signing, multipart_threshold=6 * MiB, part_size=5 * MiB
+    ) as s3:
+        await s3.put_object(bucket, "small", small)  # in memory: checksum header
+        await s3.put_object(bucket, "streamed", path)  # multipart, parts streamed from the file
+        await s3.put_object(bucket, "single-stream", io.BytesIO(small))  # one streamed PUT
+        for key, data in (("small", small), ("streamed", large), ("single-stream", small)):
+            obj = await s3.get_object(bucket, key)
+            assert await obj.read() == data
+            if checksum in ("crc32", "sha256") and key != "streamed":
+                expected = Hasher.of(checksum, data)
+                assert obj.info.checksums.get(checksum) == expected
+                assert (await s3.head_object(bucket, key)).checksums.get(checksum) == expected
+            if checksum in ("crc32", "sha256") and key == "streamed":
+                assert obj.info.checksums.get(checksum, "").endswith("-3")  # composite of 3 parts
 
 
 # --- ranges ----------------------------------------------------------------------------
