@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import AsyncIterable, AsyncIterator
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from typing import IO, Any, Union
 
 import anyio
@@ -23,7 +24,7 @@ import anyio.to_thread
 
 from ._exceptions import IntegrityError, InvalidRequestError
 
-__all__ = ["Body", "Buffer", "Source", "make_source"]
+__all__ = ["Body", "Buffer", "ChunksSource", "Source", "StreamSource", "make_source"]
 
 Buffer = bytes | bytearray | memoryview
 Body = Union[bytes, bytearray, memoryview, "os.PathLike[str]", IO[bytes], AsyncIterable[bytes]]
@@ -41,9 +42,14 @@ class Source:
         """Read the next ``size`` bytes (fewer only at the end; empty at EOF)."""
         raise NotImplementedError
 
-    def ranged(self, start: int, size: int, chunk: int = READ_SIZE) -> AsyncIterator[Buffer]:
+    def ranged(self, start: int, size: int, chunk: int = READ_SIZE) -> AsyncGenerator[Buffer, None]:
         """Yield bytes ``[start, start + size)`` in chunks (replayable sources only)."""
         raise InvalidRequestError("this body can only be read once and cannot be replayed")
+
+    def piece_sizes(self, start: int, size: int, chunk: int = READ_SIZE) -> list[int]:
+        """The sizes of the pieces ``ranged(start, size, chunk)`` yields, in order."""
+        full, rest = divmod(size, chunk)
+        return [chunk] * full + ([rest] if rest else [])
 
     async def aclose(self) -> None:
         """Release what the source holds (files it opened)."""
@@ -69,7 +75,9 @@ class BytesSource(Source):
         self._position = min(start + size, self.length or 0)
         return self._view[start : self._position]
 
-    async def ranged(self, start: int, size: int, chunk: int = READ_SIZE) -> AsyncIterator[Buffer]:
+    async def ranged(
+        self, start: int, size: int, chunk: int = READ_SIZE
+    ) -> AsyncGenerator[Buffer, None]:
         end = start + size
         for offset in range(start, end, chunk):
             yield self._view[offset : min(offset + chunk, end)]
@@ -107,7 +115,9 @@ class FileSource(Source):
         self._position += size
         return data
 
-    async def ranged(self, start: int, size: int, chunk: int = READ_SIZE) -> AsyncIterator[Buffer]:
+    async def ranged(
+        self, start: int, size: int, chunk: int = READ_SIZE
+    ) -> AsyncGenerator[Buffer, None]:
         end = start + size
         for offset in range(start, end, chunk):
             want = min(chunk, end - offset)
@@ -121,13 +131,56 @@ class FileSource(Source):
             await anyio.to_thread.run_sync(self._file.close)
 
 
+class ChunksSource(Source):
+    """Bytes buffered from a one-shot stream, kept as the chunks they arrived in.
+
+    Replayable and never joined: parts of a stream are sent chunk by chunk.
+    """
+
+    replayable = True
+
+    def __init__(self, chunks: list[memoryview]) -> None:
+        self._chunks = chunks
+        self.length = sum(len(c) for c in chunks)
+
+    async def read(self, size: int) -> Buffer:  # pragma: no cover - parts are sent by range
+        raise InvalidRequestError("buffered parts are sent by range")
+
+    def _pieces(self, start: int, size: int, chunk: int) -> list[memoryview]:
+        pieces: list[memoryview] = []
+        end, offset = start + size, 0
+        for stored in self._chunks:
+            low, high = max(start - offset, 0), min(end - offset, len(stored))
+            for cut in range(low, high, chunk):
+                pieces.append(stored[cut : min(cut + chunk, high)])
+            offset += len(stored)
+            if offset >= end:
+                break
+        return pieces
+
+    async def ranged(
+        self, start: int, size: int, chunk: int = READ_SIZE
+    ) -> AsyncGenerator[Buffer, None]:
+        for piece in self._pieces(start, size, chunk):
+            yield piece
+
+    def piece_sizes(self, start: int, size: int, chunk: int = READ_SIZE) -> list[int]:
+        return [len(piece) for piece in self._pieces(start, size, chunk)]
+
+
 class StreamSource(Source):
-    """A one-shot stream: an async iterable, or a non-seekable file object."""
+    """A one-shot stream: an async iterable, or a non-seekable file object.
+
+    ``take(size)`` buffers the next ``size`` bytes as a replayable ``ChunksSource``
+    without copying immutable ``bytes`` chunks (mutable buffers are copied once,
+    since the producer may reuse them).
+    """
 
     def __init__(self, chunks: AsyncIterator[Any], length: int | None) -> None:
         self._chunks = chunks
         self.length = length
-        self._pending = bytearray()
+        self._pending: deque[memoryview] = deque()
+        self._pending_size = 0
         self._done = False
         self._seen = 0
 
@@ -145,21 +198,39 @@ class StreamSource(Source):
             raise InvalidRequestError(
                 f"an async iterable body must yield bytes, got {type(chunk).__name__}"
             )
+        if not isinstance(chunk, bytes):
+            chunk = bytes(chunk)
         self._seen += len(chunk)
         if self.length is not None and self._seen > self.length:
             raise IntegrityError(
                 f"the body produced more bytes than content_length ({self.length})"
             )
-        self._pending += chunk
+        if chunk:
+            self._pending.append(memoryview(chunk))
+            self._pending_size += len(chunk)
         return True
 
+    async def take(self, size: int) -> ChunksSource:
+        """The next ``size`` bytes (fewer only at the end of the stream)."""
+        while self._pending_size < size and not self._done:
+            await self._next_chunk()
+        taken: list[memoryview] = []
+        need = size
+        while need and self._pending:
+            head = self._pending[0]
+            if len(head) <= need:
+                taken.append(self._pending.popleft())
+                need -= len(head)
+            else:
+                taken.append(head[:need])
+                self._pending[0] = head[need:]
+                need = 0
+        self._pending_size -= size - need
+        return ChunksSource(taken)
+
     async def read(self, size: int) -> Buffer:
-        while len(self._pending) < size and not self._done:
-            if not await self._next_chunk():
-                break
-        data = bytes(self._pending[:size])
-        del self._pending[:size]
-        return data
+        part = await self.take(size)
+        return b"".join(part._chunks)
 
     async def aclose(self) -> None:
         closer = getattr(self._chunks, "aclose", None)
@@ -173,11 +244,6 @@ async def _file_chunks(file: IO[bytes]) -> AsyncIterator[bytes]:
         if not data:
             return
         yield data
-
-
-async def _iterate(body: AsyncIterable[Any]) -> AsyncIterator[Any]:
-    async for chunk in body:
-        yield chunk
 
 
 def _is_seekable(file: IO[bytes]) -> bool:
@@ -218,7 +284,8 @@ async def make_source(body: object, *, content_length: int | None = None) -> Sou
         else:
             source = StreamSource(_file_chunks(file_obj), content_length)
     elif hasattr(body, "__aiter__"):
-        source = StreamSource(_iterate(body), content_length)
+        # The caller's own iterator, so that aclose() reaches their generator.
+        source = StreamSource(body.__aiter__(), content_length)
     else:
         raise InvalidRequestError(
             "body must be bytes, a file path (os.PathLike), a binary file object or an "

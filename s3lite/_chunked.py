@@ -19,7 +19,7 @@ Wire formats (CRLF line ends)::
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from ._signing import EMPTY_SHA256, signature
 
@@ -29,6 +29,7 @@ __all__ = [
     "ChunkSigner",
     "chunk_string_to_sign",
     "encoded_length",
+    "encoded_length_of",
     "trailer_string_to_sign",
     "unsigned_chunk_header",
     "unsigned_final_chunk",
@@ -145,13 +146,17 @@ def encoded_length(
     """
     if decoded_length < 0 or chunk_size <= 0:
         raise ValueError("decoded_length must be >= 0 and chunk_size > 0")
-    ext = len(_CHUNK_SIGNATURE_EXT) + _SIGNATURE_HEX if signed else 0
-
-    def framed(size: int) -> int:
-        return len(f"{size:x}") + ext + 2 + size + 2
-
     full, rest = divmod(decoded_length, chunk_size)
-    total = full * framed(chunk_size) + (framed(rest) if rest else 0)
+    sizes = [chunk_size] * full + ([rest] if rest else [])
+    return encoded_length_of(sizes, signed=signed, trailers=trailers)
+
+
+def encoded_length_of(
+    sizes: Iterable[int], *, signed: bool, trailers: Sequence[tuple[str, str]] = ()
+) -> int:
+    """Exact length of the aws-chunked body whose non-empty chunks have these sizes."""
+    ext = len(_CHUNK_SIGNATURE_EXT) + _SIGNATURE_HEX if signed else 0
+    total = sum(len(f"{size:x}") + ext + 2 + size + 2 for size in sizes if size)
     total += 1 + ext + 2  # "0" [";chunk-signature=<sig>"] CRLF
     total += len(_trailer_lines(trailers))
     if trailers and signed:

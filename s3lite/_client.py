@@ -31,7 +31,7 @@ import anyio
 import httpx
 
 from . import _xml
-from ._body import Source, make_source
+from ._body import Source, StreamSource, make_source
 from ._checksums import ALGORITHMS, ChecksumAlgorithm, verifiable_checksum
 from ._connstring import ConnectionSettings, parse_connection_string
 from ._download import GetObjectCall, ObjectStream
@@ -351,8 +351,14 @@ class S3Client:
         payload: Payload = EMPTY,
         stream: bool = False,
         ok: Iterable[int] = (200, 204, 206),
+        error_in_200: bool = False,
     ) -> Response:
-        """Send one S3 request with retries; return the response or raise a typed error."""
+        """Send one S3 request with retries; return the response or raise a typed error.
+
+        ``error_in_200``: the operation may answer 200 with an ``<Error>`` body
+        (CopyObject, UploadPartCopy, CompleteMultipartUpload); that is an error
+        too, and retried like any other.
+        """
         if self._state is _State.CLOSED:
             raise RuntimeError("the S3Client is closed")
         target = self._target(bucket, key)
@@ -405,6 +411,8 @@ class S3Client:
                     attempt,
                 )
                 if response.status_code in ok_statuses:
+                    if error_in_200 and _xml.is_error_document(response.content):
+                        raise self._error_in_body(response, bucket, key)
                     return response
                 raise await self._error_for(response, bucket, key, stream=stream)
             except S3Error as error:
@@ -459,6 +467,20 @@ class S3Client:
         error.server_date = _parse_http_date(response.headers.get("date"))  # type: ignore[attr-defined]
         return error
 
+    @staticmethod
+    def _error_in_body(response: Response, bucket: str | None, key: str | None) -> ServiceError:
+        info = _xml.parse_error(response.content)
+        code = info.code if info else "InternalError"
+        return error_class_for_code(code)(
+            code,
+            (info.message if info else "") or "error document in a 200 response",
+            status=response.status_code,
+            request_id=(info.request_id if info else None)
+            or response.headers.get("x-amz-request-id"),
+            bucket=bucket,
+            key=key,
+        )
+
     def _correct_clock(self, error: ServiceError) -> None:
         server_date: datetime | None = getattr(error, "server_date", None)
         if server_date is not None:
@@ -489,17 +511,21 @@ class S3Client:
         source = await make_source(body, content_length=content_length)
         try:
             length = source.length
-            if length is not None and length <= self.multipart_threshold:
-                if not source.replayable:  # a one-shot stream of known, small length
-                    buffered = await make_source(await source.read(length))
-                    return await self._put_single(bucket, key, buffered, length, extra)
+            if isinstance(source, StreamSource):
+                # One-shot: buffer the first part; if the whole body fits under the
+                # threshold it goes in one PUT, else that buffer is part 1.
+                # Asking for more than the threshold tells whether the body goes on.
+                first = max(self.multipart_threshold + 1, self.part_size)
+                head = await source.take(first)
+                size = head.length or 0
+                if size <= self.multipart_threshold:
+                    return await self._put_single(bucket, key, head, size, extra)
+                return await upload_multipart(
+                    self, bucket, key, source, extra, first_part=(head, first)
+                )
+            assert length is not None
+            if length <= self.multipart_threshold:
                 return await self._put_single(bucket, key, source, length, extra)
-            if length is None:
-                head = await source.read(self.multipart_threshold)
-                if len(head) < self.multipart_threshold:
-                    buffered = await make_source(head)
-                    return await self._put_single(bucket, key, buffered, len(head), extra)
-                return await upload_multipart(self, bucket, key, source, extra, first_part=head)
             return await upload_multipart(self, bucket, key, source, extra)
         finally:
             await source.aclose()
@@ -629,7 +655,7 @@ class S3Client:
             ("x-amz-metadata-directive", "REPLACE" if replace else "COPY"),
             *extra,
         ]
-        response = await self._send("PUT", dst_bucket, dst_key, headers=headers)
+        response = await self._send("PUT", dst_bucket, dst_key, headers=headers, error_in_200=True)
         result = _xml.parse_copy_object_result(response.content)
         return CopyObjectResult(
             etag=result.etag,
@@ -851,16 +877,14 @@ class S3Client:
         self._check_part_number(part_number)
         source = await make_source(body)
         try:
-            if source.length is None:
-                data = bytearray()
-                while chunk := await source.read(MiB):
-                    data += chunk
-                    if len(data) > MAX_SINGLE_PUT:
-                        raise InvalidRequestError("a part cannot exceed 5 GiB")
-                source = await make_source(bytes(data))
-            assert source.length is not None
+            part: Source = source
+            if isinstance(source, StreamSource):
+                part = await source.take(MAX_SINGLE_PUT + 1)
+                if part.length is not None and part.length > MAX_SINGLE_PUT:
+                    raise InvalidRequestError("a part cannot exceed 5 GiB")
+            assert part.length is not None
             return await self._upload_part_range(
-                bucket, key, upload_id, part_number, source, 0, source.length, checksum
+                bucket, key, upload_id, part_number, part, 0, part.length, checksum
             )
         finally:
             await source.aclose()
@@ -929,6 +953,7 @@ class S3Client:
             key,
             query=[("partNumber", str(part_number)), ("uploadId", upload_id)],
             headers=headers,
+            error_in_200=True,
         )
         return CompletedPart(part_number, _xml.parse_copy_part_result(response.content))
 
@@ -944,6 +969,7 @@ class S3Client:
             query=[("uploadId", upload_id)],
             headers=[("content-type", "application/xml")],
             payload=Payload.of_bytes(body, signed=True),
+            error_in_200=True,
         )
         etag = _xml.parse_complete_multipart_upload(response.content)
         return PutObjectResult(

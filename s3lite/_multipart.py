@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from ._body import Buffer, BytesSource, Source
+from ._body import ChunksSource, Source, StreamSource
 from ._exceptions import InvalidRequestError, S3Error
 from ._models import CompletedPart, CopyObjectResult, ObjectInfo, PutObjectResult
 
@@ -109,7 +109,7 @@ async def upload_multipart(
     source: Source,
     headers: Sequence[tuple[str, str]],
     *,
-    first_part: Buffer | None = None,
+    first_part: tuple[ChunksSource, int] | None = None,
 ) -> PutObjectResult:
     """Upload ``source`` as a multipart upload; abort it on any failure."""
     upload_id = await client._create_multipart(bucket, key, headers, client.checksum)
@@ -134,21 +134,27 @@ async def upload_multipart(
                 if source.length == 0:
                     await submit(1, _ranged_sender(client, bucket, key, upload_id, 1, source, 0, 0))
                 return
+            # A one-shot stream: buffered part by part; a short part is the last.
+            assert isinstance(source, StreamSource)
             number = 0
             pending = first_part
             while True:
-                data = pending if pending is not None else await source.read(client.part_size)
-                pending = None
-                if not data and number:
+                if pending is not None:
+                    part, requested = pending
+                    pending = None
+                else:
+                    requested = client.part_size
+                    part = await source.take(requested)
+                size = part.length or 0
+                if not size and number:
                     return
                 number += 1
-                total += len(data)
-                part = BytesSource(data)
+                total += size
                 await submit(
                     number,
-                    _ranged_sender(client, bucket, key, upload_id, number, part, 0, len(data)),
+                    _ranged_sender(client, bucket, key, upload_id, number, part, 0, size),
                 )
-                if len(data) < client.part_size:
+                if size < requested:
                     return
 
         parts = await _run_parts(client, bucket, key, upload_id, schedule)

@@ -14,7 +14,8 @@ Rules of this module:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,7 +23,7 @@ import anyio.to_thread
 
 from ._body import READ_SIZE, Buffer, BytesSource, Source
 from ._checksums import ChecksumAlgorithm, Hasher, encoded_checksum_length, header_for
-from ._chunked import ChunkSigner, encoded_length, unsigned_chunk_header, unsigned_final_chunk
+from ._chunked import ChunkSigner, encoded_length_of, unsigned_chunk_header, unsigned_final_chunk
 from ._signing import (
     EMPTY_SHA256,
     STREAMING_PAYLOAD,
@@ -72,20 +73,24 @@ async def _one(view: memoryview) -> AsyncIterator[memoryview]:
 
 
 async def _signed_chunks(
-    chunks: AsyncIterator[Buffer], signer: ChunkSigner, hasher: Hasher | None
+    chunks: AsyncGenerator[Buffer, None], signer: ChunkSigner, hasher: Hasher | None
 ) -> AsyncIterator[bytes]:
-    async for chunk in chunks:
-        if hasher is not None:
-            hasher.update(chunk)
-        yield b"".join((signer.header(chunk), chunk, b"\r\n"))
+    async with aclosing(chunks):
+        async for chunk in chunks:
+            if hasher is not None:
+                hasher.update(chunk)
+            yield b"".join((signer.header(chunk), chunk, b"\r\n"))
     trailers = [(header_for(hasher.algorithm), hasher.b64())] if hasher is not None else []
     yield signer.final(trailers)
 
 
-async def _unsigned_chunks(chunks: AsyncIterator[Buffer], hasher: Hasher) -> AsyncIterator[bytes]:
-    async for chunk in chunks:
-        hasher.update(chunk)
-        yield b"".join((unsigned_chunk_header(len(chunk)), chunk, b"\r\n"))
+async def _unsigned_chunks(
+    chunks: AsyncGenerator[Buffer, None], hasher: Hasher
+) -> AsyncIterator[bytes]:
+    async with aclosing(chunks):
+        async for chunk in chunks:
+            hasher.update(chunk)
+            yield b"".join((unsigned_chunk_header(len(chunk)), chunk, b"\r\n"))
     yield unsigned_final_chunk([(header_for(hasher.algorithm), hasher.b64())])
 
 
@@ -104,8 +109,9 @@ async def _range_checksum(
     source: Source, start: int, size: int, algorithm: ChecksumAlgorithm
 ) -> str:
     hasher = Hasher(algorithm)
-    async for chunk in source.ranged(start, size):
-        hasher.update(chunk)
+    async with aclosing(source.ranged(start, size)) as chunks:
+        async for chunk in chunks:
+            hasher.update(chunk)
     return hasher.b64()
 
 
@@ -150,7 +156,8 @@ async def payload_for_source(
     placeholder = (
         [(trailer, "=" * encoded_checksum_length(checksum))] if checksum and trailer else []
     )
-    wire_length = encoded_length(size, CHUNK_SIZE, signed=signed, trailers=placeholder)
+    pieces = source.piece_sizes(start, size, CHUNK_SIZE)
+    wire_length = encoded_length_of(pieces, signed=signed, trailers=placeholder)
     headers: Headers = (
         ("content-encoding", "aws-chunked"),
         ("x-amz-decoded-content-length", str(size)),

@@ -9,6 +9,7 @@ Rules of this module:
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -32,7 +33,6 @@ _RETRYABLE_CODES = frozenset(
         "ThrottlingException",
         "RequestThrottled",
         "TooManyRequests",
-        "ExpiredToken",
     }
 )
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -57,8 +57,8 @@ class RetryPolicy:
             raise ConfigurationError("RetryPolicy.max_attempts must be an int")
         if self.max_attempts < 1:
             raise ConfigurationError("RetryPolicy.max_attempts must be at least 1")
-        if self.base_delay < 0 or self.max_delay < 0:
-            raise ConfigurationError("RetryPolicy delays must not be negative")
+        if not (0 <= self.base_delay < math.inf and 0 <= self.max_delay < math.inf):
+            raise ConfigurationError("RetryPolicy delays must be finite and not negative")
         if self.total_timeout is not None and self.total_timeout <= 0:
             raise ConfigurationError("RetryPolicy.total_timeout must be positive or None")
 
@@ -69,7 +69,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based): U(0, cap)."""
-        cap = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        cap = min(self.max_delay, self.base_delay * (2 ** min(attempt - 1, 62)))
         return (rng or random).uniform(0.0, cap)
 
 

@@ -15,6 +15,7 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterat
 from contextlib import contextmanager
 from typing import cast
 
+import anyio
 import httpx
 
 from ._exceptions import ConfigurationError, RequestTimeoutError, TransportError
@@ -63,19 +64,29 @@ class BodyIterator:
 
     def __init__(self, response: httpx.Response, what: str) -> None:
         self._response = response
-        self._raw = cast("AsyncGenerator[bytes, None]", response.aiter_raw())
         self._what = what
+        # A transport may hand back a response whose body is already in memory.
+        self._loaded: bytes | None = response.content if response.is_stream_consumed else None
+        self._raw: AsyncGenerator[bytes, None] | None = None
+        if self._loaded is None:
+            self._raw = cast("AsyncGenerator[bytes, None]", response.aiter_raw())
 
     def __aiter__(self) -> BodyIterator:
         return self
 
     async def __anext__(self) -> bytes:
+        if self._raw is None:
+            data, self._loaded = self._loaded, b""
+            if not data:
+                raise StopAsyncIteration
+            return data
         with translate_errors(self._what):
             return await anext(self._raw)
 
     async def aclose(self) -> None:
         try:
-            await self._raw.aclose()
+            if self._raw is not None:
+                await self._raw.aclose()
         finally:
             await self._response.aclose()
 
@@ -188,6 +199,7 @@ class Transport:
         finally:
             if not sent:
                 shard.active -= 1
+            await _close_content(content)
         return response
 
     @staticmethod
@@ -198,6 +210,8 @@ class Transport:
     @staticmethod
     async def read_body(response: httpx.Response, what: str, limit: int = 1 << 20) -> bytes:
         """Read at most ``limit`` bytes of a streamed response (used for error bodies)."""
+        if response.is_stream_consumed:
+            return response.content[:limit]
         data = bytearray()
         try:
             with translate_errors(what):
@@ -214,6 +228,14 @@ class Transport:
         if self._owned:
             for shard in self._shards:
                 await shard.client.aclose()
+
+
+async def _close_content(content: Content) -> None:
+    """Close a request body iterator httpx may have left part-way (it never closes them)."""
+    closer = getattr(content, "aclose", None)
+    if closer is not None:
+        with anyio.CancelScope(shield=True):
+            await closer()
 
 
 def _busyness(shard: _Shard) -> int:

@@ -77,9 +77,10 @@ class Target:
     @property
     def host_header(self) -> str:
         """The ``Host`` header value (port omitted when it is the scheme's default)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
         if self.port is None or _DEFAULT_PORTS.get(self.scheme) == self.port:
-            return self.host
-        return f"{self.host}:{self.port}"
+            return host
+        return f"{host}:{self.port}"
 
     @property
     def url(self) -> str:
@@ -105,14 +106,14 @@ class Endpoint:
         if not isinstance(url, str) or not url.strip():
             raise ConfigurationError("endpoint URL must be a non-empty string")
         parts = urlsplit(url.strip())
+        if "@" in parts.netloc:  # checked first: the URL is never echoed with credentials
+            raise ConfigurationError("endpoint URL must not carry credentials (user:password@)")
         if parts.scheme not in _DEFAULT_PORTS:
             raise ConfigurationError(f"endpoint URL must start with http:// or https://: {url!r}")
         if not parts.hostname:
             raise ConfigurationError(f"endpoint URL has no host: {url!r}")
-        if parts.query or parts.fragment or parts.username or parts.password:
-            raise ConfigurationError(
-                "endpoint URL must not carry credentials, a query or a fragment"
-            )
+        if parts.query or parts.fragment:
+            raise ConfigurationError("endpoint URL must not carry a query or a fragment")
         try:
             port = parts.port
         except ValueError as exc:
