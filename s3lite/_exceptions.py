@@ -9,7 +9,8 @@ in one place (``ServiceError.from_response_parts`` via the code table below).
     ├── InvalidRequestError          bad input caught before anything is sent
     │                                (bucket name, key, range, body, expiry ...)
     ├── TransportError               the network failed (connect, reset, read)
-    │   └── RequestTimeoutError      a connect/read/write/pool timeout fired
+    │   ├── RequestTimeoutError      a connect/read/write/pool timeout fired
+    │   └── CertificateError         the server's TLS certificate was not accepted
     ├── IntegrityError               size or checksum of transferred data is wrong
     ├── MalformedResponseError       a response body is not the S3 document expected
     ├── ServiceError                 the server answered with an S3 error
@@ -32,6 +33,7 @@ __all__ = [
     "BucketAlreadyExists",
     "BucketAlreadyOwnedByYou",
     "BucketNotEmpty",
+    "CertificateError",
     "ConfigurationError",
     "EntityTooLarge",
     "EntityTooSmall",
@@ -82,6 +84,10 @@ class TransportError(S3Error):
 
 class RequestTimeoutError(TransportError):
     """A connect, read, write or pool timeout expired."""
+
+
+class CertificateError(TransportError):
+    """The server's TLS certificate could not be verified (never retried)."""
 
 
 class IntegrityError(S3Error):

@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass
 
 from ._exceptions import (
+    CertificateError,
     ConfigurationError,
     RequestTimeTooSkewed,
     ServiceError,
@@ -79,4 +80,4 @@ def is_retryable(error: BaseException) -> bool:
         return True
     if isinstance(error, ServiceError):
         return error.code in _RETRYABLE_CODES or error.status in _RETRYABLE_STATUS
-    return isinstance(error, TransportError)
+    return isinstance(error, TransportError) and not isinstance(error, CertificateError)

@@ -18,13 +18,44 @@ from typing import cast
 import anyio
 import httpx
 
-from ._exceptions import ConfigurationError, RequestTimeoutError, TransportError
+from ._exceptions import (
+    CertificateError,
+    ConfigurationError,
+    RequestTimeoutError,
+    TransportError,
+)
 from ._urls import Target
 
 __all__ = ["Response", "Transport", "translate_errors"]
 
 Response = httpx.Response
 Content = bytes | AsyncIterable[bytes | bytearray | memoryview] | None
+
+
+def _describe(exc: BaseException) -> str:
+    """The exception's message, or its causes' (httpx errors are often empty on trio)."""
+    parts: list[str] = [type(exc).__name__]
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            break
+        text = str(seen)
+        if text and text not in parts:
+            parts.append(text)
+            break
+        seen = seen.__cause__ or seen.__context__
+    return ": ".join(parts)
+
+
+def _certificate_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 @contextmanager
@@ -35,8 +66,12 @@ def translate_errors(what: str) -> Iterator[None]:
     except httpx.TimeoutException as exc:
         raise RequestTimeoutError(f"{what}: timed out ({type(exc).__name__})") from exc
     except httpx.TransportError as exc:
-        detail = str(exc) or type(exc).__name__
-        raise TransportError(f"{what}: {detail}") from exc
+        failure = _certificate_failure(exc)
+        if failure is not None:
+            raise CertificateError(
+                f"{what}: the server's TLS certificate was not accepted: {failure}"
+            ) from exc
+        raise TransportError(f"{what}: {_describe(exc)}") from exc
     except httpx.StreamError as exc:
         raise TransportError(f"{what}: {type(exc).__name__}: {exc}") from exc
 

@@ -206,3 +206,10 @@ def test_permanent_and_foreign_errors_are_not_retryable(error: BaseException) ->
 def test_request_time_too_skewed_is_retryable_whatever_its_status() -> None:
     for status in (400, 403, 200):
         assert is_retryable(service_error("RequestTimeTooSkewed", status)) is True
+
+
+def test_certificate_failures_are_not_retried() -> None:
+    from s3lite import CertificateError, TransportError
+
+    assert is_retryable(TransportError("connection reset"))
+    assert not is_retryable(CertificateError("certificate verify failed"))
