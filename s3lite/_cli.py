@@ -236,7 +236,7 @@ async def _info(fs: FileStorage, args: argparse.Namespace, console: _Console) ->
     else:
         width = max(len(key) for key in record)
         for key, value in record.items():
-            console.out(f"{key + ':':<{width + 1}} {'' if value is None else value}")
+            console.out(f"{key + ':':<{width + 1}} {'-' if value is None else value}")
     return 0
 
 

@@ -857,9 +857,13 @@ class S3Client:
         key: str,
         headers: Sequence[tuple[str, str]],
         checksum: ChecksumAlgorithm | None,
+        *,
+        full_object: bool = False,
     ) -> str:
         if checksum in ("crc32", "sha256"):
             headers = [*headers, ("x-amz-checksum-algorithm", checksum.upper())]
+        if full_object:
+            headers = [*headers, ("x-amz-checksum-type", "FULL_OBJECT")]
         response = await self._send("POST", bucket, key, query=[("uploads", "")], headers=headers)
         return _xml.parse_initiate_multipart_upload(response.content)
 
@@ -913,7 +917,7 @@ class S3Client:
         etag = _xml.unquote_etag(response.headers.get("etag", ""))
         if checksum not in ("crc32", "sha256"):
             return CompletedPart(part_number, etag)
-        value = response.headers.get(f"x-amz-checksum-{checksum}") or payload.checksum
+        value = payload.sent_checksum or response.headers.get(f"x-amz-checksum-{checksum}")
         return CompletedPart(part_number, etag, value, checksum)
 
     @staticmethod
@@ -958,16 +962,32 @@ class S3Client:
         return CompletedPart(part_number, _xml.parse_copy_part_result(response.content))
 
     async def complete_multipart_upload(
-        self, bucket: str, key: str, upload_id: str, parts: Sequence[CompletedPart]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: Sequence[CompletedPart],
+        *,
+        full_object_crc32: str | None = None,
     ) -> PutObjectResult:
-        """Assemble the uploaded parts into the object."""
+        """Assemble the uploaded parts into the object.
+
+        ``full_object_crc32`` (base64) states the whole object's CRC32 for an upload
+        created with ``x-amz-checksum-type: FULL_OBJECT``; the server checks it.
+        """
         body = _xml.build_complete_multipart_upload(parts)
+        headers = [("content-type", "application/xml")]
+        if full_object_crc32 is not None:
+            headers += [
+                ("x-amz-checksum-crc32", full_object_crc32),
+                ("x-amz-checksum-type", "FULL_OBJECT"),
+            ]
         response = await self._send(
             "POST",
             bucket,
             key,
             query=[("uploadId", upload_id)],
-            headers=[("content-type", "application/xml")],
+            headers=headers,
             payload=Payload.of_bytes(body, signed=True),
             error_in_200=True,
         )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ._body import ChunksSource, Source, StreamSource
+from ._checksums import combine_crc32_b64
 from ._exceptions import InvalidRequestError, S3Error
 from ._models import CompletedPart, CopyObjectResult, ObjectInfo, PutObjectResult
 
@@ -112,8 +113,14 @@ async def upload_multipart(
     first_part: tuple[ChunksSource, int] | None = None,
 ) -> PutObjectResult:
     """Upload ``source`` as a multipart upload; abort it on any failure."""
-    upload_id = await client._create_multipart(bucket, key, headers, client.checksum)
+    # CRC32 uploads state the whole object's CRC32 (FULL_OBJECT), so that downloads
+    # can verify multipart objects too; it is combined from the parts' CRCs.
+    full_object = client.checksum == "crc32"
+    upload_id = await client._create_multipart(
+        bucket, key, headers, client.checksum, full_object=full_object
+    )
     total = 0
+    sizes: dict[int, int] = {}
     try:
 
         async def schedule(
@@ -125,6 +132,7 @@ async def upload_multipart(
                 total = source.length
                 for index, start in enumerate(range(0, source.length, part_size)):
                     size = min(part_size, source.length - start)
+                    sizes[index + 1] = size
                     await submit(
                         index + 1,
                         _ranged_sender(
@@ -150,6 +158,7 @@ async def upload_multipart(
                     return
                 number += 1
                 total += size
+                sizes[number] = size
                 await submit(
                     number,
                     _ranged_sender(client, bucket, key, upload_id, number, part, 0, size),
@@ -158,7 +167,12 @@ async def upload_multipart(
                     return
 
         parts = await _run_parts(client, bucket, key, upload_id, schedule)
-        result = await client.complete_multipart_upload(bucket, key, upload_id, parts)
+        whole = None
+        if full_object and all(part.checksum for part in parts):
+            whole = combine_crc32_b64([(str(p.checksum), sizes[p.part_number]) for p in parts])
+        result = await client.complete_multipart_upload(
+            bucket, key, upload_id, parts, full_object_crc32=whole
+        )
     except BaseException:
         await _abort_quietly(client, bucket, key, upload_id)
         raise

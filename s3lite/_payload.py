@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import anyio.to_thread
@@ -53,6 +53,13 @@ class Payload:
     opener: Opener
     checksum: str | None = None
     """The body's checksum (base64) when known before sending."""
+    computed: list[str] = field(default_factory=list)
+    """Checksums computed while a streamed body was sent (one per attempt)."""
+
+    @property
+    def sent_checksum(self) -> str | None:
+        """The checksum of what was sent: known up front, or computed on the way."""
+        return self.checksum or (self.computed[-1] if self.computed else None)
 
     def open(self, signed: HeaderSignature, key: bytes) -> Content:
         """The body to send for one attempt (``key`` is the request's signing key)."""
@@ -72,26 +79,48 @@ async def _one(view: memoryview) -> AsyncIterator[memoryview]:
     yield view  # h11 accepts any buffer: no copy here
 
 
+def _as_bytes(chunk: Buffer) -> Buffer:
+    # A view of a whole bytes object goes out as that object: h11 then sends it without a copy.
+    if (
+        isinstance(chunk, memoryview)
+        and isinstance(chunk.obj, bytes)
+        and chunk.nbytes == len(chunk.obj)
+    ):
+        return chunk.obj
+    return chunk
+
+
 async def _signed_chunks(
-    chunks: AsyncGenerator[Buffer, None], signer: ChunkSigner, hasher: Hasher | None
-) -> AsyncIterator[bytes]:
+    chunks: AsyncGenerator[Buffer, None],
+    signer: ChunkSigner,
+    hasher: Hasher | None,
+    computed: list[str],
+) -> AsyncIterator[Buffer]:
     async with aclosing(chunks):
         async for chunk in chunks:
             if hasher is not None:
                 hasher.update(chunk)
-            yield b"".join((signer.header(chunk), chunk, b"\r\n"))
-    trailers = [(header_for(hasher.algorithm), hasher.b64())] if hasher is not None else []
+            yield signer.header(chunk)  # the frame around the data, the data itself untouched
+            yield _as_bytes(chunk)
+            yield b"\r\n"
+    trailers = []
+    if hasher is not None:
+        computed.append(hasher.b64())
+        trailers = [(header_for(hasher.algorithm), computed[-1])]
     yield signer.final(trailers)
 
 
 async def _unsigned_chunks(
-    chunks: AsyncGenerator[Buffer, None], hasher: Hasher
-) -> AsyncIterator[bytes]:
+    chunks: AsyncGenerator[Buffer, None], hasher: Hasher, computed: list[str]
+) -> AsyncIterator[Buffer]:
     async with aclosing(chunks):
         async for chunk in chunks:
             hasher.update(chunk)
-            yield b"".join((unsigned_chunk_header(len(chunk)), chunk, b"\r\n"))
-    yield unsigned_final_chunk([(header_for(hasher.algorithm), hasher.b64())])
+            yield unsigned_chunk_header(len(chunk))
+            yield _as_bytes(chunk)
+            yield b"\r\n"
+    computed.append(hasher.b64())
+    yield unsigned_final_chunk([(header_for(hasher.algorithm), computed[-1])])
 
 
 async def _digest(view: memoryview, algorithm: str) -> str:
@@ -166,17 +195,19 @@ async def payload_for_source(
         *(length[1:]),  # a content-md5 computed above
     )
 
+    computed: list[str] = []
+
     def open_chunked(signature: HeaderSignature, key: bytes) -> Content:
         hasher = Hasher(checksum) if checksum else None
         chunks = source.ranged(start, size, CHUNK_SIZE)
         if not signed:
             assert hasher is not None
-            return _unsigned_chunks(chunks, hasher)
+            return _unsigned_chunks(chunks, hasher, computed)
         signer = ChunkSigner(key, signature.amz_date, signature.scope, signature.signature)
-        return _signed_chunks(chunks, signer, hasher)
+        return _signed_chunks(chunks, signer, hasher, computed)
 
     if signed:
         mode = STREAMING_PAYLOAD_TRAILER if checksum else STREAMING_PAYLOAD
     else:
         mode = STREAMING_UNSIGNED_PAYLOAD_TRAILER
-    return Payload(headers, mode, True, open_chunked)
+    return Payload(headers, mode, True, open_chunked, None, computed)

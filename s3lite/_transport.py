@@ -10,6 +10,7 @@ Rules of this module:
 
 from __future__ import annotations
 
+import functools
 import ssl
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
@@ -178,8 +179,7 @@ class Transport:
         if http_client is not None:
             self._shards = [_Shard(http_client)]
             return
-        if isinstance(verify, str):
-            verify = ssl.create_default_context(cafile=verify)
+        context = _ssl_context(verify)
         count = -(-max_connections // self.SHARD_SIZE)
         per_shard = -(-max_connections // count)
         self._shards = [
@@ -191,7 +191,7 @@ class Transport:
                         max_keepalive_connections=per_shard,
                         keepalive_expiry=30.0,
                     ),
-                    verify=verify,
+                    verify=context,
                     follow_redirects=False,
                     trust_env=False,
                 )
@@ -263,6 +263,24 @@ class Transport:
         if self._owned:
             for shard in self._shards:
                 await shard.client.aclose()
+
+
+@functools.lru_cache(maxsize=2)
+def _shared_context(verify: bool) -> ssl.SSLContext:
+    # Building a context loads the CA store (0.1-0.3 s): once per process, not per client.
+    return httpx.create_ssl_context(verify=verify)
+
+
+def _ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
+    """One SSL context for all shards: the default trust store, a CA bundle, or the caller's."""
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    if isinstance(verify, str):
+        try:
+            return ssl.create_default_context(cafile=verify)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(f"cannot load the CA bundle {verify!r}: {exc}") from exc
+    return _shared_context(bool(verify))
 
 
 async def _close_content(content: Content) -> None:

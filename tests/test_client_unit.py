@@ -205,7 +205,11 @@ class FakeS3:
             uploaded = self.uploads.pop(upload_id)
             if any(len(uploaded[n]) < 5 * MiB for n in numbers[:-1]):
                 return error_response(400, "EntityTooSmall", "a part is smaller than 5 MiB")
-            self.objects[key] = b"".join(uploaded[n] for n in numbers)
+            whole = b"".join(uploaded[n] for n in numbers)
+            stated = seen.headers.get("x-amz-checksum-crc32")  # a FULL_OBJECT checksum
+            if stated is not None and stated != expected_checksum("x-amz-checksum-crc32", whole):
+                return error_response(400, "BadDigest", "full-object CRC32 does not match")
+            self.objects[key] = whole
             inner = f"<Key>{escape(key)}</Key><ETag>{etag_of(self.objects[key])}</ETag>"
             return xml_response(200, inner, "CompleteMultipartUploadResult")
         if seen.method == "DELETE" and upload_id is not None:
@@ -396,7 +400,10 @@ def decoded_body(seen: Seen) -> bytes:
     data = seen.body
     if seen.headers.get("x-amz-content-sha256") in STREAMING_MODES:
         data, trailers = decode_aws_chunked(seen)
-    for name, value in [*seen.headers.items(), *trailers.items()]:
+    completes = seen.method == "POST" and seen.param("uploadId") is not None
+    # On CompleteMultipartUpload a checksum header states the whole object's checksum.
+    headers = [] if completes else list(seen.headers.items())
+    for name, value in [*headers, *trailers.items()]:
         if name.startswith("x-amz-checksum-") and name not in (
             "x-amz-checksum-algorithm",
             "x-amz-checksum-mode",

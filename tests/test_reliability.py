@@ -390,11 +390,6 @@ async def test_flipped_byte_in_a_download_raises_integrity_error(
     assert proxy.seen("GET", "/obj$")[0].header("x-amz-checksum-mode") == "ENABLED"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs: checksum verification of multipart objects (the server returns a "
-    "composite CRC32 'value-N', which the client skips)",
-)
 async def test_flipped_byte_in_a_multipart_download_raises_integrity_error(
     proxy: FaultProxy, s3_server: TestServer, bucket: str
 ) -> None:

@@ -1,0 +1,86 @@
+"""s3lite, with its default settings (options only when a variant asks for them).
+
+``--clients s3lite`` is the client under test, untouched.  Variants for tuning
+experiments append options to the name: ``s3lite+part_size=16MiB+max_concurrency=16``
+or ``s3lite+payload_signing=unsigned``; they are never part of a default run.
+
+One option is an experiment on httpcore rather than an ``S3Client`` argument:
+``http_read_size=1MiB`` raises httpcore's per-read size (64 KiB) for the whole
+worker process, to measure what a larger read size in s3lite's transport would buy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import ClassVar
+
+from benchmarks.config import parse_size
+from s3lite import S3Client
+
+from .base import BenchClient
+
+__all__ = ["S3liteClient"]
+
+_EXPERIMENTS = {"http_read_size"}
+
+
+def _value(text: str) -> object:
+    """``16MiB`` / ``8`` -> int, ``none`` -> None, ``true``/``false`` -> bool, else the text."""
+    lowered = text.lower()
+    if lowered in ("none", "true", "false"):
+        return {"none": None, "true": True, "false": False}[lowered]
+    try:
+        return parse_size(text)
+    except ValueError:
+        return text
+
+
+def client_options(options: dict[str, str]) -> dict[str, object]:
+    """Variant options as ``S3Client`` keyword arguments (``S3Client`` validates them)."""
+    return {name: _value(value) for name, value in options.items() if name not in _EXPERIMENTS}
+
+
+class S3liteClient(BenchClient):
+    name = "s3lite"
+    settings: ClassVar[str] = (
+        "S3Client defaults (part_size 8 MiB, max_concurrency 8, max_connections 64, "
+        "payload_signing='auto': signed aws-chunked over http), addressing_style='path'"
+    )
+
+    async def open(self) -> None:
+        if "http_read_size" in self.options:
+            from httpcore._async.http11 import AsyncHTTP11Connection
+
+            AsyncHTTP11Connection.READ_NUM_BYTES = parse_size(self.options["http_read_size"])
+        self._s3 = S3Client(
+            self.server.endpoint,
+            access_key=self.server.access_key,
+            secret_key=self.server.secret_key,
+            region=self.server.region,
+            addressing_style="path",
+            **client_options(self.options),  # type: ignore[arg-type]
+        )
+        await self._s3.__aenter__()
+
+    async def close(self) -> None:
+        await self._s3.aclose()
+
+    async def put_stream(self, key: str, chunks: AsyncIterator[bytes], size: int) -> None:
+        await self._s3.put_object(self.bucket, key, chunks)
+
+    async def put_file(self, key: str, path: Path, size: int) -> None:
+        await self._s3.put_object(self.bucket, key, path)
+
+    async def get_stream(self, key: str) -> int:
+        received = 0
+        async with self._s3.get_object(self.bucket, key) as body:
+            async for chunk in body:
+                received += len(chunk)
+        return received
+
+    async def copy(self, source: str, destination: str) -> None:
+        await self._s3.copy_object(self.bucket, source, self.bucket, destination)
+
+    async def put_small(self, key: str, data: bytes) -> None:
+        await self._s3.put_object(self.bucket, key, data)
