@@ -192,6 +192,9 @@ class S3Client:
     """An asynchronous S3 client that signs its own requests (SigV4).
 
     Use it as ``async with S3Client(endpoint, access_key=..., secret_key=...) as s3:``.
+    Transfers: bodies above ``multipart_threshold`` go as multipart uploads of
+    ``part_size`` parts, ``max_concurrency`` at a time; a one-shot stream (an async
+    iterator, a pipe) is buffered part by part, at most ``max_buffer_size`` bytes.
     Credentials default to the standard AWS environment variables.  Works with
     AWS S3, MinIO, SeaweedFS and other S3-compatible servers, path-style or
     virtual-hosted.
@@ -212,9 +215,10 @@ class S3Client:
         retry: RetryPolicy | None = None,
         payload_signing: PayloadSigning = "auto",
         checksum: ChecksumAlgorithm | None = "crc32",
-        multipart_threshold: int = 16 * MiB,
+        multipart_threshold: int = 8 * MiB,
         part_size: int = 8 * MiB,
         max_concurrency: int = 8,
+        max_buffer_size: int = 32 * MiB,
         copy_threshold: int = MAX_SINGLE_PUT,
         copy_part_size: int = 256 * MiB,
         verify: bool | str | ssl.SSLContext = True,
@@ -247,6 +251,8 @@ class S3Client:
             raise ConfigurationError("part_size must be between 5 MiB and 5 GiB")
         if multipart_threshold < 1 or multipart_threshold > MAX_SINGLE_PUT:
             raise ConfigurationError("multipart_threshold must be between 1 byte and 5 GiB")
+        if max_buffer_size < 1:
+            raise ConfigurationError("max_buffer_size must be at least 1 byte")
         if max_concurrency < 1 or max_connections < 1:
             raise ConfigurationError("max_concurrency and max_connections must be at least 1")
         if copy_part_size < MIN_PART_SIZE or copy_part_size > MAX_SINGLE_PUT:
@@ -260,6 +266,7 @@ class S3Client:
         self.multipart_threshold = multipart_threshold
         self.part_size = part_size
         self.max_concurrency = max_concurrency
+        self.max_buffer_size = max_buffer_size
         self.copy_threshold = copy_threshold
         self.copy_part_size = copy_part_size
         self._transport = Transport(

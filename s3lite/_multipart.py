@@ -53,10 +53,13 @@ async def _run_parts(
     key: str,
     upload_id: str,
     schedule: Schedule,
+    *,
+    in_flight: int,
 ) -> list[CompletedPart]:
-    """Run ``schedule(submit)``; each ``submit(number, send)`` waits for a free slot."""
+    """Run ``schedule(submit)``; each ``submit(number, send)`` waits for one of
+    ``in_flight`` slots."""
     done: dict[int, CompletedPart] = {}
-    slots = anyio.Semaphore(client.max_concurrency)
+    slots = anyio.Semaphore(in_flight)
 
     async def run(number: int, send: PartSender) -> None:
         try:
@@ -166,7 +169,13 @@ async def upload_multipart(
                 if size < requested:
                     return
 
-        parts = await _run_parts(client, bucket, key, upload_id, schedule)
+        # Ranged parts read their own bytes; buffered parts of a one-shot stream are
+        # held in memory, so their number is bounded by max_buffer_size as well.
+        in_flight = client.max_concurrency
+        if not source.replayable:  # in flight, plus the next part being filled
+            buffers = client.max_buffer_size // client.part_size
+            in_flight = min(in_flight, max(1, buffers - 1))
+        parts = await _run_parts(client, bucket, key, upload_id, schedule, in_flight=in_flight)
         whole = None
         if full_object and all(part.checksum for part in parts):
             whole = combine_crc32_b64([(str(p.checksum), sizes[p.part_number]) for p in parts])
@@ -235,7 +244,9 @@ async def copy_multipart(
 
                 await submit(index + 1, send)
 
-        parts = await _run_parts(client, dst_bucket, dst_key, upload_id, schedule)
+        parts = await _run_parts(
+            client, dst_bucket, dst_key, upload_id, schedule, in_flight=client.max_concurrency
+        )
         result = await client.complete_multipart_upload(dst_bucket, dst_key, upload_id, parts)
     except BaseException:
         await _abort_quietly(client, dst_bucket, dst_key, upload_id)

@@ -13,11 +13,12 @@ Rules of this module:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 import anyio.to_thread
 
@@ -40,6 +41,7 @@ Content = bytes | AsyncIterable[Buffer] | None
 Opener = Callable[[HeaderSignature, bytes], Content]
 CHUNK_SIZE = READ_SIZE
 _HASH_IN_THREAD = 256 * 1024
+_T = TypeVar("_T")
 Headers = tuple[tuple[str, str], ...]
 
 
@@ -90,6 +92,20 @@ def _as_bytes(chunk: Buffer) -> Buffer:
     return chunk
 
 
+def _sign_and_hash(signer: ChunkSigner, hasher: Hasher | None, chunk: Buffer) -> bytes:
+    if hasher is not None:
+        hasher.update(chunk)
+    return signer.header(chunk)
+
+
+async def _in_thread_if_large(size: int, work: Callable[[], _T]) -> _T:
+    # hashlib and zlib release the GIL on large buffers: hashing one chunk in a worker
+    # thread overlaps with sending the previous one (the second core does the hashing).
+    if size >= _HASH_IN_THREAD:
+        return await anyio.to_thread.run_sync(work)
+    return work()
+
+
 async def _signed_chunks(
     chunks: AsyncGenerator[Buffer, None],
     signer: ChunkSigner,
@@ -98,9 +114,10 @@ async def _signed_chunks(
 ) -> AsyncIterator[Buffer]:
     async with aclosing(chunks):
         async for chunk in chunks:
-            if hasher is not None:
-                hasher.update(chunk)
-            yield signer.header(chunk)  # the frame around the data, the data itself untouched
+            frame = await _in_thread_if_large(
+                len(chunk), functools.partial(_sign_and_hash, signer, hasher, chunk)
+            )
+            yield frame  # the frame around the data; the data itself goes out untouched
             yield _as_bytes(chunk)
             yield b"\r\n"
     trailers = []
@@ -115,7 +132,7 @@ async def _unsigned_chunks(
 ) -> AsyncIterator[Buffer]:
     async with aclosing(chunks):
         async for chunk in chunks:
-            hasher.update(chunk)
+            await _in_thread_if_large(len(chunk), functools.partial(hasher.update, chunk))
             yield unsigned_chunk_header(len(chunk))
             yield _as_bytes(chunk)
             yield b"\r\n"
