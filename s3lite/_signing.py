@@ -209,6 +209,27 @@ def signature(key: bytes, text: str) -> str:
     return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def _sign(
+    method: str,
+    path: str,
+    query: Sequence[tuple[str, str]],
+    header_block: str,
+    signed_headers: str,
+    payload_hash: str,
+    credentials: Credentials,
+    scope_parts: tuple[str, str, str],
+) -> tuple[str, str, str]:
+    """Canonical request, string to sign and signature; ``scope_parts`` is
+    (timestamp, region, service)."""
+    timestamp, region, service = scope_parts
+    creq = canonical_request(
+        method, path, canonical_query(query), header_block, signed_headers, payload_hash
+    )
+    sts = string_to_sign(timestamp, credential_scope(timestamp[:8], region, service), creq)
+    key = signing_key(credentials.secret_key, timestamp[:8], region, service)
+    return creq, sts, signature(key, sts)
+
+
 def sign_headers(
     method: str,
     path: str,
@@ -240,10 +261,9 @@ def sign_headers(
     if credentials.session_token and sign_session_token:
         added.append(("x-amz-security-token", credentials.session_token))
     block, signed = canonical_headers([*headers, *added])
-    creq = canonical_request(method, path, canonical_query(query), block, signed, payload_hash)
-    sts = string_to_sign(timestamp, scope, creq)
-    key = signing_key(credentials.secret_key, timestamp[:8], region, service)
-    sig = signature(key, sts)
+    creq, sts, sig = _sign(
+        method, path, query, block, signed, payload_hash, credentials, (timestamp, region, service)
+    )
     authorization = (
         f"{ALGORITHM} Credential={credentials.access_key}/{scope}, "
         f"SignedHeaders={signed}, Signature={sig}"
@@ -301,10 +321,10 @@ def presign_query(
     if credentials.session_token and sign_session_token:
         auth.append(("X-Amz-Security-Token", credentials.session_token))
     params = [*query, *auth]
-    creq = canonical_request(method, path, canonical_query(params), block, signed, payload_hash)
-    sts = string_to_sign(timestamp, scope, creq)
-    key = signing_key(credentials.secret_key, timestamp[:8], region, service)
-    params.append(("X-Amz-Signature", signature(key, sts)))
+    _, _, sig = _sign(
+        method, path, params, block, signed, payload_hash, credentials, (timestamp, region, service)
+    )
+    params.append(("X-Amz-Signature", sig))
     if credentials.session_token and not sign_session_token:
         params.append(("X-Amz-Security-Token", credentials.session_token))
     return params

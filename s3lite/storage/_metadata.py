@@ -270,13 +270,15 @@ def _get_setting(conn: sqlite3.Connection, name: str) -> str | None:
     return None if row is None else str(row[0])
 
 
+_UPSERT_SETTING = (
+    "INSERT INTO settings (name, value) VALUES (?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+)
+
+
 def _set_setting(conn: sqlite3.Connection, name: str, value: str) -> None:
     with transaction(conn):
-        conn.execute(
-            "INSERT INTO settings (name, value) VALUES (?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            (name, value),
-        )
+        conn.execute(_UPSERT_SETTING, (name, value))
 
 
 def _claim_setting(
@@ -288,11 +290,7 @@ def _claim_setting(
         row = conn.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
         if row is not None and row[0] != value and _count_using(conn, storage):
             return str(row[0])
-        conn.execute(
-            "INSERT INTO settings (name, value) VALUES (?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            (name, value),
-        )
+        conn.execute(_UPSERT_SETTING, (name, value))
         return None
 
 
