@@ -377,6 +377,7 @@ async def test_bucket_lifecycle_create_exists_delete(s3: S3Client) -> None:
     await s3.create_bucket(name)
     try:
         assert await s3.bucket_exists(name)
+        assert name in await s3.list_buckets()
         await s3.create_bucket(name, exist_ok=True)
         with pytest.raises(ServiceError):
             await s3.create_bucket(name)
