@@ -14,12 +14,13 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import anyio
 import anyio.to_thread
@@ -410,11 +411,27 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
     )
 
 
+_SECRET_VALUE = re.compile(r"(?i)\b(SecretKey|SessionToken)(\s*=\s*)[^;]*")
+
+
+def redact(text: str) -> str:
+    """``text`` with the values of any ``SecretKey=`` / ``SessionToken=`` pairs masked."""
+    return _SECRET_VALUE.sub(lambda m: f"{m[1]}{m[2]}***", text)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse echoes arguments it cannot parse; a misspelt option may carry a
+    connection string, so its secret is masked first (subcommands inherit this)."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(redact(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``s3lite`` (global options work before or after the command)."""
     from s3lite import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="s3lite",
         description=_DESCRIPTION,
         epilog=_EPILOG,
@@ -422,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"s3lite {__version__}")
     _add_global_options(parser, suppress=False)
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     _add_global_options(common, suppress=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 

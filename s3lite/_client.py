@@ -91,6 +91,17 @@ _CHECKSUM_PREFIX = "x-amz-checksum-"
 Range = tuple[int, int | None]
 
 
+class _Level(enum.Enum):
+    """A request addressed to the service or to a bucket rather than to an object."""
+
+    SERVICE = "service"
+    BUCKET = "bucket"
+
+
+SERVICE = _Level.SERVICE
+BUCKET = _Level.BUCKET
+
+
 class _State(enum.Enum):
     UNOPENED = 1
     OPENED = 2
@@ -335,11 +346,18 @@ class S3Client:
     def _now(self) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=self._clock_offset)
 
-    def _target(self, bucket: str | None, key: str | None) -> Target:
-        if bucket is not None:
-            validate_bucket_name(bucket)
-        if key is not None:
-            validate_key(key)
+    def _target(self, bucket: str | _Level, key: str | _Level) -> Target:
+        """Where a request goes.  The level is explicit: anything in the key position
+        that is not ``BUCKET`` is an object key and is validated, so a ``None`` key
+        can never turn an object request into a bucket request (DeleteBucket ...)."""
+        if bucket is SERVICE:
+            return self._endpoint.target(None, None)
+        validate_bucket_name(bucket)
+        assert isinstance(bucket, str)
+        if key is BUCKET:
+            return self._endpoint.target(bucket, None)
+        validate_key(key)
+        assert isinstance(key, str)
         return self._endpoint.target(bucket, key)
 
     def _payload_signed(self) -> bool:
@@ -350,8 +368,8 @@ class S3Client:
     async def _send(
         self,
         method: str,
-        bucket: str | None,
-        key: str | None = None,
+        bucket: str | _Level,
+        key: str | _Level = BUCKET,
         *,
         query: Sequence[tuple[str, str]] = (),
         headers: Sequence[tuple[str, str]] = (),
@@ -369,6 +387,8 @@ class S3Client:
         if self._state is _State.CLOSED:
             raise RuntimeError("the S3Client is closed")
         target = self._target(bucket, key)
+        error_bucket = bucket if isinstance(bucket, str) else None
+        error_key = key if isinstance(key, str) else None
         query_string = canonical_query(query)
         ok_statuses = frozenset(ok)
         attempts = self.retry.max_attempts if payload.replayable else 1
@@ -419,9 +439,9 @@ class S3Client:
                 )
                 if response.status_code in ok_statuses:
                     if error_in_200 and _xml.is_error_document(response.content):
-                        raise self._error_in_body(response, bucket, key)
+                        raise self._error_in_body(response, error_bucket, error_key)
                     return response
-                raise await self._error_for(response, bucket, key, stream=stream)
+                raise await self._error_for(response, error_bucket, error_key, stream=stream)
             except S3Error as error:
                 if isinstance(error, RequestTimeTooSkewed):
                     self._correct_clock(error)
@@ -645,8 +665,9 @@ class S3Client:
         """Server-side copy.  Metadata is copied unless ``metadata``/``content_type`` is given
         (then it is replaced).  Sources over ``copy_threshold`` (5 GiB) are copied in parts
         with UploadPartCopy."""
-        validate_bucket_name(src_bucket)
-        validate_key(src_key)
+        for bucket, key in ((src_bucket, src_key), (dst_bucket, dst_key)):
+            validate_bucket_name(bucket)
+            validate_key(key)
         replace = metadata is not None or content_type is not None
         extra = self._object_headers(content_type, metadata)
         source = await self.head_object(src_bucket, src_key)
@@ -677,6 +698,11 @@ class S3Client:
     async def delete_objects(self, bucket: str, keys: Iterable[str]) -> DeleteObjectsResult:
         """Delete many keys, in batches of up to 1000; returns what was deleted and what failed."""
         validate_bucket_name(bucket)
+        if isinstance(keys, str | bytes):
+            raise InvalidRequestError("keys must be an iterable of keys, not a single str")
+        # Every key is checked before the first batch is sent: a bad key at the end
+        # must not leave the first thousand already deleted.
+        all_keys = [validate_key(key) for key in keys]
         batch: list[str] = []
         deleted: list[str] = []
         errors: list[DeleteError] = []
@@ -696,8 +722,8 @@ class S3Client:
             errors.extend(result.errors)
             batch.clear()
 
-        for key in keys:
-            batch.append(validate_key(key))
+        for key in all_keys:
+            batch.append(key)
             if len(batch) == 1000:
                 await flush()
         if batch:
@@ -816,7 +842,7 @@ class S3Client:
 
     async def list_buckets(self) -> list[str]:
         """Names of the buckets these credentials own."""
-        response = await self._send("GET", None)
+        response = await self._send("GET", SERVICE)
         return _xml.parse_list_buckets(response.content)
 
     async def put_bucket_lifecycle(self, bucket: str, rules: Sequence[LifecycleRule]) -> None:

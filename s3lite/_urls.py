@@ -30,6 +30,7 @@ AddressingStyle = Literal["auto", "path", "virtual"]
 MAX_KEY_BYTES = 1024
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]{0,15}")
 
 
 def validate_bucket_name(bucket: object) -> str:
@@ -108,16 +109,19 @@ class Endpoint:
         parts = urlsplit(url.strip())
         if "@" in parts.netloc:  # checked first: the URL is never echoed with credentials
             raise ConfigurationError("endpoint URL must not carry credentials (user:password@)")
+        # The URL itself is never echoed: a connection string passed here by mistake
+        # would otherwise put its SecretKey into the message.
         if parts.scheme not in _DEFAULT_PORTS:
-            raise ConfigurationError(f"endpoint URL must start with http:// or https://: {url!r}")
+            shown = f" (not {parts.scheme!r})" if _SCHEME.fullmatch(parts.scheme) else ""
+            raise ConfigurationError(f"endpoint URL must start with http:// or https://{shown}")
         if not parts.hostname:
-            raise ConfigurationError(f"endpoint URL has no host: {url!r}")
+            raise ConfigurationError("endpoint URL has no host")
         if parts.query or parts.fragment:
             raise ConfigurationError("endpoint URL must not carry a query or a fragment")
         try:
             port = parts.port
-        except ValueError as exc:
-            raise ConfigurationError(f"endpoint URL has an invalid port: {url!r}") from exc
+        except ValueError:
+            raise ConfigurationError("endpoint URL has an invalid port") from None
         if addressing_style not in ("auto", "path", "virtual"):
             raise ConfigurationError(
                 f"addressing_style must be 'auto', 'path' or 'virtual', got {addressing_style!r}"
