@@ -61,7 +61,7 @@ from ._models import (
     PartInfo,
     PutObjectResult,
 )
-from ._multipart import copy_multipart, upload_multipart
+from ._multipart import MAX_PARTS, copy_multipart, upload_multipart
 from ._payload import EMPTY, Payload, PayloadSigning, payload_for_source
 from ._retry import RetryPolicy, is_retryable
 from ._signing import (
@@ -83,7 +83,6 @@ MiB = 1024 * 1024
 GiB = 1024 * MiB
 MAX_SINGLE_PUT = 5 * GiB
 MIN_PART_SIZE = 5 * MiB
-MAX_PARTS = 10_000
 _USER_AGENT = "s3lite/0.1"
 _META_PREFIX = "x-amz-meta-"
 _CHECKSUM_PREFIX = "x-amz-checksum-"

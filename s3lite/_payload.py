@@ -140,15 +140,8 @@ async def _unsigned_chunks(
     yield unsigned_final_chunk([(header_for(hasher.algorithm), computed[-1])])
 
 
-async def _digest(view: memoryview, algorithm: str) -> str:
-    def compute() -> str:
-        if algorithm == "sha256-hex":
-            return hashlib.sha256(view).hexdigest()
-        return Hasher.of(algorithm, view)  # type: ignore[arg-type]
-
-    if len(view) > _HASH_IN_THREAD:
-        return await anyio.to_thread.run_sync(compute)  # hashlib and zlib release the GIL
-    return compute()
+def _sha256_hex(view: memoryview) -> str:
+    return hashlib.sha256(view).hexdigest()
 
 
 async def _range_checksum(
@@ -173,8 +166,12 @@ async def payload_for_source(
     length: Headers = (("content-length", str(size)),)
     if isinstance(source, BytesSource):
         view = source.view[start : start + size]
-        digest = await _digest(view, "sha256-hex") if signed else UNSIGNED_PAYLOAD
-        value = await _digest(view, checksum) if checksum else None
+        digest = UNSIGNED_PAYLOAD
+        if signed:
+            digest = await _in_thread_if_large(size, functools.partial(_sha256_hex, view))
+        value = None
+        if checksum:
+            value = await _in_thread_if_large(size, functools.partial(Hasher.of, checksum, view))
         extra: Headers = ((header_for(checksum), value),) if checksum and value else ()
         whole = isinstance(source.view.obj, bytes) and size == len(source.view)
         body: bytes | None = source.view.obj if whole else None  # type: ignore[assignment]
