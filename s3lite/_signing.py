@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 
+from ._credentials import Credentials
 from ._exceptions import InvalidRequestError
 
 __all__ = [
@@ -32,7 +33,6 @@ __all__ = [
     "STREAMING_PAYLOAD_TRAILER",
     "STREAMING_UNSIGNED_PAYLOAD_TRAILER",
     "UNSIGNED_PAYLOAD",
-    "Credentials",
     "HeaderSignature",
     "amz_date",
     "canonical_headers",
@@ -60,24 +60,6 @@ MAX_PRESIGN_EXPIRES = 7 * 24 * 3600
 
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
 _ENCODED_BYTE = tuple(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in range(256))
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    """An access key, its secret and an optional session token.
-
-    The secret and the token never appear in ``repr``.
-    """
-
-    access_key: str
-    secret_key: str
-    session_token: str | None = None
-
-    def __repr__(self) -> str:
-        token = ", session_token='***'" if self.session_token else ""
-        return f"Credentials(access_key={self.access_key!r}, secret_key='***'{token})"
-
-    __str__ = __repr__
 
 
 @dataclass(frozen=True, slots=True)
