@@ -14,6 +14,7 @@ from ._connstring import (
     parse_connection_string,
     read_connection_config,
 )
+from ._credentials import Credentials
 from ._download import GetObjectCall, ObjectStream
 from ._exceptions import (
     AccessDenied,
@@ -63,10 +64,9 @@ from ._models import (
     PartInfo,
     PutObjectResult,
 )
+from ._options import ClientOptions, TransferOptions
 from ._retry import RetryPolicy
-from ._signing import Credentials
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "CONNECTION_STRING_KEYS",
@@ -75,6 +75,7 @@ __all__ = [
     "BucketAlreadyOwnedByYou",
     "BucketNotEmpty",
     "CertificateError",
+    "ClientOptions",
     "CommonPrefix",
     "CompletedPart",
     "ConfigurationError",
@@ -119,6 +120,7 @@ __all__ = [
     "SignatureDoesNotMatch",
     "SlowDown",
     "StorageError",
+    "TransferOptions",
     "TransportError",
     "__version__",
     "parse_connection_string",

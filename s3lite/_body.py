@@ -24,12 +24,14 @@ import anyio.to_thread
 
 from ._exceptions import IntegrityError, InvalidRequestError
 
-__all__ = ["Body", "Buffer", "ChunksSource", "Source", "StreamSource", "make_source"]
+__all__ = ["MIN_PIECE", "Body", "Buffer", "ChunksSource", "Source", "StreamSource", "make_source"]
 
 Buffer = bytes | bytearray | memoryview
 Body = Union[bytes, bytearray, memoryview, "os.PathLike[str]", IO[bytes], AsyncIterable[bytes]]
 
 READ_SIZE = 1024 * 1024
+MIN_PIECE = 64 * 1024
+"""The smallest piece a buffered stream is sent in (except the last)."""
 
 
 class Source:
@@ -134,7 +136,9 @@ class FileSource(Source):
 class ChunksSource(Source):
     """Bytes buffered from a one-shot stream, kept as the chunks they arrived in.
 
-    Replayable and never joined: parts of a stream are sent chunk by chunk.
+    Replayable and never joined whole.  When a range is read in pieces, runs of
+    small chunks are joined into pieces of at least ``MIN_PIECE`` bytes (AWS
+    refuses aws-chunks under 8 KiB but the last); larger chunks are only cut.
     """
 
     replayable = True
@@ -143,29 +147,52 @@ class ChunksSource(Source):
         self._chunks = chunks
         self.length = sum(len(c) for c in chunks)
 
+    @property
+    def chunks(self) -> list[memoryview]:
+        """The buffered chunks, in order."""
+        return self._chunks
+
+    @classmethod
+    def joined(cls, parts: list[ChunksSource]) -> ChunksSource:
+        """One source holding the chunks of ``parts`` in order (nothing copied)."""
+        return cls([chunk for part in parts for chunk in part.chunks])
+
     async def read(self, size: int) -> Buffer:  # pragma: no cover - parts are sent by range
         raise InvalidRequestError("buffered parts are sent by range")
 
-    def _pieces(self, start: int, size: int, chunk: int) -> list[memoryview]:
-        pieces: list[memoryview] = []
+    def _groups(self, start: int, size: int, chunk: int) -> list[list[memoryview]]:
+        """The pieces of ``[start, start + size)``, each a list of views sent as one."""
+        groups: list[list[memoryview]] = []
+        small: list[memoryview] = []
+        small_size = 0
         end, offset = start + size, 0
         for stored in self._chunks:
             low, high = max(start - offset, 0), min(end - offset, len(stored))
             for cut in range(low, high, chunk):
-                pieces.append(stored[cut : min(cut + chunk, high)])
+                view = stored[cut : min(cut + chunk, high)]
+                if not small and len(view) >= MIN_PIECE:
+                    groups.append([view])
+                    continue
+                small.append(view)
+                small_size += len(view)
+                if small_size >= MIN_PIECE:
+                    groups.append(small)
+                    small, small_size = [], 0
             offset += len(stored)
             if offset >= end:
                 break
-        return pieces
+        if small:
+            groups.append(small)
+        return groups
 
     async def ranged(
         self, start: int, size: int, chunk: int = READ_SIZE
     ) -> AsyncGenerator[Buffer, None]:
-        for piece in self._pieces(start, size, chunk):
-            yield piece
+        for group in self._groups(start, size, chunk):
+            yield group[0] if len(group) == 1 else b"".join(group)
 
     def piece_sizes(self, start: int, size: int, chunk: int = READ_SIZE) -> list[int]:
-        return [len(piece) for piece in self._pieces(start, size, chunk)]
+        return [sum(len(view) for view in group) for group in self._groups(start, size, chunk)]
 
 
 class StreamSource(Source):
@@ -228,9 +255,15 @@ class StreamSource(Source):
         self._pending_size -= size - need
         return ChunksSource(taken)
 
+    async def exhausted(self) -> bool:
+        """Whether the stream has no byte left (reads ahead one chunk to know)."""
+        while not self._pending_size and not self._done:
+            await self._next_chunk()
+        return not self._pending_size
+
     async def read(self, size: int) -> Buffer:
         part = await self.take(size)
-        return b"".join(part._chunks)
+        return b"".join(part.chunks)
 
     async def aclose(self) -> None:
         closer = getattr(self._chunks, "aclose", None)

@@ -8,10 +8,13 @@ Rules:
   may also contain ``;``; inside it a doubled quote stands for one quote.
 - Unknown keys and repeated keys are errors: a typo such as ``AccesKey`` is never
   ignored.  Empty values are errors.
-- ``AccessKey``, ``SecretKey`` and ``Region`` fall back to the environment
-  (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION`` then
-  ``AWS_DEFAULT_REGION``); explicit keys win.  ``AWS_SESSION_TOKEN`` is used only
-  when the access key itself came from the environment (it belongs to that key).
+- Credentials are taken whole from one place (``_credentials``): the string's
+  ``AccessKey``/``SecretKey``/``SessionToken`` when it names any of them (then
+  both keys are required), else ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/
+  ``AWS_SESSION_TOKEN`` together.  ``Region`` falls back to ``AWS_REGION`` then
+  ``AWS_DEFAULT_REGION``.
+- Bucket names, the service URL and addressing styles follow the client's own
+  rules (``_urls``): one validator each, not a copy.
 - Every failure is a ``ConfigurationError`` naming the key.  No message contains
   the secret key, the session token or the input string; unknown key names are
   shown only when they look like key names.
@@ -21,17 +24,23 @@ Rules:
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import os
 import re
 import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
 from xml.parsers import expat
 
+from ._credentials import DEFAULT_REGION, resolve_credentials, resolve_region
 from ._exceptions import ConfigurationError
+from ._urls import (
+    ADDRESSING_STYLES,
+    DEFAULT_PORTS,
+    AddressingStyle,
+    bucket_name_problem,
+    parse_service_url,
+)
 
 __all__ = [
     "CONNECTION_STRING_KEYS",
@@ -40,8 +49,6 @@ __all__ = [
     "parse_connection_string",
     "read_connection_config",
 ]
-
-AddressingStyle = Literal["auto", "path", "virtual"]
 
 CONNECTION_STRING_KEYS: tuple[str, ...] = (
     "ServiceUrl",
@@ -59,9 +66,8 @@ CONNECTION_STRING_KEYS: tuple[str, ...] = (
 _CANONICAL = {key.lower(): key for key in CONNECTION_STRING_KEYS}
 _SENSITIVE_KEYS = ("secretkey", "sessiontoken")
 _ACCEPTED = ", ".join(CONNECTION_STRING_KEYS)
-_DEFAULT_REGION = "us-east-1"
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-_STYLES: dict[str, AddressingStyle] = {"auto": "auto", "path": "path", "virtual": "virtual"}
+_DEFAULT_REGION = DEFAULT_REGION
+_STYLES: dict[str, AddressingStyle] = {style: style for style in ADDRESSING_STYLES}
 _FORCE_PATH: dict[str, AddressingStyle] = {
     "true": "path",
     "1": "path",
@@ -72,11 +78,7 @@ _FORCE_PATH: dict[str, AddressingStyle] = {
 }
 _QUOTES = "'\""
 _KEY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")
-_BUCKET_CHARS = re.compile(r"[a-z0-9.-]+")
-_IPV4_LIKE = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
 _REGION = re.compile(r"[a-z0-9-]+")
-_LABEL = r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?"
-_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 
 
 class _BadValue(Exception):
@@ -341,11 +343,6 @@ def _unknown_key_message(number: int, raw: str) -> str:
     return f"{_describe_key(raw)} in pair {number}{hint}; accepted keys: {_ACCEPTED}"
 
 
-def _env(environ: Mapping[str, str], name: str) -> str | None:
-    """An environment variable, with empty meaning unset."""
-    return environ.get(name) or None
-
-
 def _build(values: dict[str, str], environ: Mapping[str, str], fail: _Fail) -> ConnectionSettings:
     for key, value in values.items():
         if not value:
@@ -358,29 +355,27 @@ def _build(values: dict[str, str], environ: Mapping[str, str], fail: _Fail) -> C
     except _BadValue as bad:
         raise fail(f"ServiceUrl {bad}") from None
 
-    access_key, access_label = values.get("AccessKey"), "AccessKey"
-    if access_key is None:
-        access_key = _env(environ, "AWS_ACCESS_KEY_ID")
+    try:
+        resolved = resolve_credentials(
+            values.get("AccessKey"),
+            values.get("SecretKey"),
+            values.get("SessionToken"),
+            environ,
+            names=("AccessKey", "SecretKey", "SessionToken"),
+        )
+    except ConfigurationError as err:
+        raise fail(str(err)) from None
+    credentials = resolved.credentials
+    access_key, secret_key = credentials.access_key, credentials.secret_key
+    session_token = credentials.session_token
+    access_label, secret_label, token_label = "AccessKey", "SecretKey", "SessionToken"
+    if resolved.origin == "environment":
         access_label = "AccessKey (from AWS_ACCESS_KEY_ID)"
-    secret_key, secret_label = values.get("SecretKey"), "SecretKey"
-    if secret_key is None:
-        secret_key = _env(environ, "AWS_SECRET_ACCESS_KEY")
         secret_label = "SecretKey (from AWS_SECRET_ACCESS_KEY)"
-    if access_key is None:
-        raise fail("AccessKey is missing and AWS_ACCESS_KEY_ID is not set in the environment")
-    if secret_key is None:
-        raise fail("SecretKey is missing and AWS_SECRET_ACCESS_KEY is not set in the environment")
-    session_token, token_label = values.get("SessionToken"), "SessionToken"
-    if session_token is None and "AccessKey" not in values:
-        session_token = _env(environ, "AWS_SESSION_TOKEN")
         token_label = "SessionToken (from AWS_SESSION_TOKEN)"
 
-    region, region_label = values.get("Region"), "Region"
-    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
-        if region is None:
-            region, region_label = _env(environ, variable), f"Region (from {variable})"
-    if region is None:
-        region, region_label = _DEFAULT_REGION, "Region"
+    region, variable = resolve_region(values.get("Region"), environ)
+    region_label = f"Region (from {variable})" if variable else "Region"
 
     object_bucket = values["ObjectBucketName"]
     recycle_bucket = values.get("RecycleBucketName")
@@ -468,20 +463,9 @@ def _secret_problem(value: str) -> str | None:
 
 
 def _bucket_problem(name: str) -> str | None:
-    """S3's rules for naming a new bucket."""
-    if not 3 <= len(name) <= 63:
-        reason = f"must be 3 to 63 characters long (it has {len(name)})"
-    elif not _BUCKET_CHARS.fullmatch(name):
-        reason = "may contain only lowercase letters, digits, dots and hyphens"
-    elif not (name[0].isalnum() and name[-1].isalnum()):
-        reason = "must start and end with a letter or digit"
-    elif ".." in name:
-        reason = "must not contain two adjacent dots"
-    elif _IPV4_LIKE.fullmatch(name):
-        reason = "must not be formatted as an IP address"
-    else:
-        return None
-    return f"{_show(name)} is not a valid bucket name: it {reason}"
+    """S3's rules for naming a bucket (the client's validator)."""
+    reason = bucket_name_problem(name)
+    return None if reason is None else f"{_show(name)} is not a valid bucket name: it {reason}"
 
 
 def _region_problem(region: str) -> str | None:
@@ -492,45 +476,13 @@ def _region_problem(region: str) -> str | None:
 
 def _normalise_url(url: str) -> str:
     """``scheme://host[:port][/path]``: lower-case, no default port, no trailing slash."""
-    if any(char.isspace() or not char.isprintable() for char in url):
-        raise _BadValue("must not contain whitespace or control characters")
-    scheme, sep, rest = url.partition("://")
-    scheme = scheme.lower()
-    if not sep:
-        raise _BadValue("must start with http:// or https://")
-    if scheme not in _DEFAULT_PORTS:
-        shown = f" (not {scheme!r})" if _KEY_NAME.fullmatch(scheme) else ""
-        raise _BadValue(f"must use http or https{shown}")
-    if "?" in rest or "#" in rest:
-        raise _BadValue("must not have a query (?...) or fragment (#...)")
-    netloc, slash, path = rest.partition("/")
-    if "@" in netloc:
-        raise _BadValue("must not contain user info (user:password@); use AccessKey and SecretKey")
-    if netloc.startswith("["):
-        close = netloc.find("]")
-        try:
-            host = f"[{ipaddress.IPv6Address(netloc[1:close] if close > 0 else '').compressed}]"
-        except ValueError:
-            raise _BadValue("has an invalid IPv6 host") from None
-        port_part = netloc[close + 1 :]
-        if port_part and not port_part.startswith(":"):
-            raise _BadValue("has text after its IPv6 host")
-        has_port, port_text = bool(port_part), port_part[1:]
-    else:
-        host, colon, port_text = netloc.partition(":")
-        host, has_port = host.lower(), bool(colon)
-        if not host:
-            raise _BadValue("has no host")
-        if len(host) > 253 or not _HOST.fullmatch(host):
-            raise _BadValue(f"has an invalid host {_show(host)}")
-    port = ""
-    if has_port:
-        if not (port_text.isascii() and port_text.isdigit() and 0 < int(port_text) < 65536):
-            raise _BadValue(f"has an invalid port {_show(port_text, 8)}")
-        if int(port_text) != _DEFAULT_PORTS[scheme]:
-            port = f":{int(port_text)}"
-    path = ("/" + path).rstrip("/") if slash else ""
-    return f"{scheme}://{host}{port}{path}"
+    try:
+        scheme, host, port, path = parse_service_url(url)
+    except ConfigurationError as err:
+        raise _BadValue(str(err).removeprefix("endpoint URL ")) from None
+    shown_host = f"[{host}]" if ":" in host else host
+    shown_port = f":{port}" if port is not None and port != DEFAULT_PORTS[scheme] else ""
+    return f"{scheme}://{shown_host}{shown_port}{path}"
 
 
 # --- config files ------------------------------------------------------------

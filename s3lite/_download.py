@@ -1,6 +1,8 @@
 """The streaming body of a GET, and the call object that opens it.
 
 Rules of this module:
+- It talks to the pipeline; it never sees the client.  ``open_object`` sends
+  the GET and builds the stream; the stream resumes itself.
 - A body is read once, in chunks, and closed at the end of iteration, by
   ``read()``, by ``aclose()`` or on leaving ``async with``: the pooled
   connection is never leaked.
@@ -13,21 +15,37 @@ Rules of this module:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
+import enum
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from datetime import datetime
 from types import TracebackType
 
-from ._checksums import ChecksumAlgorithm, Hasher
-from ._exceptions import IntegrityError, TransportError
+from . import _requests
+from ._checksums import ChecksumAlgorithm, Hasher, verifiable_checksum
+from ._exceptions import IntegrityError, PreconditionFailed, TransportError
+from ._http import Body
+from ._lifecycle import AsyncResource
 from ._models import ObjectInfo
+from ._pipeline import Pipeline
 
-Chunks = AsyncIterator[bytes]
+Chunks = Body
 Reopen = Callable[[int], Awaitable[Chunks]]
 
-__all__ = ["GetObjectCall", "ObjectStream"]
+__all__ = ["GetObjectCall", "ObjectStream", "open_object"]
 
 
-class ObjectStream:
+class StreamState(enum.Enum):
+    """Where an ``ObjectStream`` is in its life."""
+
+    READY = "ready"
+    """Opened; no chunk taken yet."""
+    STREAMING = "streaming"
+    """Being iterated."""
+    CLOSED = "closed"
+    """Read to the end, or closed early: its connection is released."""
+
+
+class ObjectStream(AsyncResource):
     """An object's metadata and its body, streamed.
 
     Iterate with ``async for chunk in stream``, or ``await stream.read()`` for
@@ -58,8 +76,7 @@ class ObjectStream:
         self._reopen = reopen
         self._max_resumes = max_resumes
         self._received = 0
-        self._consumed = False
-        self._closed = False
+        self._state = StreamState.READY
 
     # Shortcuts to the metadata.
     @property
@@ -88,13 +105,13 @@ class ObjectStream:
         return self.info.metadata
 
     def __aiter__(self) -> ObjectStream:
-        if self._consumed:
+        if self._state is not StreamState.READY:
             raise RuntimeError("the object body has already been read")
-        self._consumed = True
+        self._state = StreamState.STREAMING
         return self
 
     async def __anext__(self) -> bytes:
-        if self._closed:
+        if self._state is StreamState.CLOSED:
             raise StopAsyncIteration
         while True:
             try:
@@ -133,7 +150,7 @@ class ObjectStream:
         try:
             self._chunks = await self._reopen(self._offset + self._received)
         except BaseException:
-            self._closed = True
+            self._state = StreamState.CLOSED
             raise
 
     def _check_complete(self) -> None:
@@ -150,36 +167,58 @@ class ObjectStream:
 
     async def read(self) -> bytes:
         """Read the whole body (and close it)."""
-        data = bytearray()
-        async for chunk in self:
-            data += chunk
-        return bytes(data)
+        return b"".join([chunk async for chunk in self])
 
     async def aclose(self) -> None:
         """Release the connection; safe to call more than once."""
-        if not self._closed:
-            self._closed = True
+        if self._state is not StreamState.CLOSED:
+            self._state = StreamState.CLOSED
             await _close_chunks(self._chunks)
-
-    async def __aenter__(self) -> ObjectStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"<ObjectStream key={self.info.key!r} size={self.info.size}>"
 
 
 async def _close_chunks(chunks: Chunks) -> None:
-    closer = getattr(chunks, "aclose", None)
-    if closer is not None:
-        await closer()
+    await chunks.aclose()
+
+
+async def open_object(
+    pipeline: Pipeline, bucket: str, key: str, range_: _requests.Range | None
+) -> ObjectStream:
+    """Send GetObject and return its body as a stream that verifies what it delivers
+    and resumes from the next byte (pinned to the ETag) when the connection drops."""
+    response = await pipeline.send(_requests.get_object(bucket, key, range_))
+    assert response.body is not None
+    info = _requests.object_info(key, response.headers)
+    total, bounds = _requests.content_range(response.headers, info.size)
+    verify = None
+    if range_ is None:
+        verify = verifiable_checksum(
+            dict(info.checksums), response.headers.get("x-amz-checksum-type")
+        )
+    last = bounds[1] if bounds else info.size - 1
+
+    async def reopen(offset: int) -> Chunks:
+        request = _requests.resume_object(bucket, key, offset, last, info.etag)
+        try:
+            again = await pipeline.send(request)
+        except PreconditionFailed as error:
+            raise IntegrityError(
+                f"{key!r} changed while it was being downloaded (ETag no longer matches)"
+            ) from error
+        assert again.body is not None
+        return again.body
+
+    return ObjectStream(
+        info,
+        response.body,
+        total_size=total,
+        content_range=bounds,
+        verify=verify,
+        reopen=reopen,
+        max_resumes=pipeline.options.retry.max_attempts - 1,
+    )
 
 
 class GetObjectCall:

@@ -1,8 +1,10 @@
 """The one exception tree of s3lite.
 
-Rule: every error s3lite raises is an ``S3Error``.  Errors from httpx are
-translated in one place (``_transport``); server error bodies are translated
-in one place (``ServiceError.from_response_parts`` via the code table below).
+Rule: every error s3lite raises is an ``S3Error``.  Errors of the HTTP engine are
+translated in one place (``_transport``); S3's error answers (an error status, or
+a 200 carrying an ``<Error>`` document) are translated in one place
+(``_pipeline.service_error``, through ``error_class_for_code`` and
+``code_for_status`` below).
 
     S3Error
     ├── ConfigurationError           bad connection string, config file, option
@@ -27,6 +29,8 @@ Every message names what was wrong and never contains a secret.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 __all__ = [
     "AccessDenied",
@@ -62,6 +66,7 @@ __all__ = [
     "SlowDown",
     "StorageError",
     "TransportError",
+    "code_for_status",
     "error_class_for_code",
 ]
 
@@ -106,7 +111,8 @@ class ServiceError(S3Error):
     """The server answered with an S3 error.
 
     Attributes: ``code`` (S3's error code, e.g. ``NoSuchKey``), ``message``,
-    ``status`` (HTTP status), ``request_id``, ``host_id``, ``bucket``, ``key``.
+    ``status`` (HTTP status), ``request_id``, ``host_id``, ``bucket``, ``key``, and
+    ``server_date`` (the answer's ``Date``, which corrects a skewed clock).
     """
 
     def __init__(
@@ -119,6 +125,7 @@ class ServiceError(S3Error):
         host_id: str | None = None,
         bucket: str | None = None,
         key: str | None = None,
+        server_date: datetime | None = None,
     ) -> None:
         self.code = code
         self.message = message
@@ -127,6 +134,7 @@ class ServiceError(S3Error):
         self.host_id = host_id
         self.bucket = bucket
         self.key = key
+        self.server_date = server_date
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -150,6 +158,7 @@ class ServiceError(S3Error):
                 self.host_id,
                 self.bucket,
                 self.key,
+                self.server_date,
             ),
         )
 
@@ -163,6 +172,7 @@ def _rebuild_service_error(
     host_id: str | None,
     bucket: str | None,
     key: str | None,
+    server_date: datetime | None = None,
 ) -> ServiceError:
     return cls(
         code,
@@ -172,6 +182,7 @@ def _rebuild_service_error(
         host_id=host_id,
         bucket=bucket,
         key=key,
+        server_date=server_date,
     )
 
 

@@ -1,11 +1,14 @@
-"""Multipart upload and multipart copy, with parts in flight concurrently.
+"""Uploads and multipart copies: one PUT or many parts, with parts in flight concurrently.
 
 Rules of this module:
+- It talks to the pipeline and reads ``TransferOptions``; it never sees the
+  client.  ``put_source`` decides single PUT or multipart upload.
 - Structured concurrency only: parts run in an anyio task group; a semaphore
   bounds how many are in flight, and so how much memory one-shot streams
-  need (at most ``max_concurrency`` buffered parts).
+  need (at most ``TransferOptions.buffered_parts_in_flight`` buffered parts).
 - Replayable sources (bytes, files) are never buffered: each part reads its own
-  byte range.
+  byte range.  A one-shot stream is cut into parts of exactly ``part_size``
+  bytes (the last may be shorter): some stores require equal parts.
 - Any failure or cancellation aborts the upload under a shielded cancel scope,
   so no orphaned parts are left behind.
 """
@@ -13,49 +16,142 @@ Rules of this module:
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
 
 import anyio
 
+from . import _requests, _xml
 from ._body import ChunksSource, Source, StreamSource
-from ._checksums import combine_crc32_b64
+from ._checksums import ChecksumAlgorithm, combine_crc32_b64
 from ._exceptions import InvalidRequestError, S3Error
 from ._models import CompletedPart, CopyObjectResult, ObjectInfo, PutObjectResult
+from ._options import MAX_PARTS, MAX_SINGLE_PUT
+from ._payload import payload_for_source
+from ._pipeline import Pipeline
 
-if TYPE_CHECKING:
-    from ._client import S3Client
-
-__all__ = ["copy_multipart", "upload_multipart"]
-
+__all__ = [
+    "abort",
+    "complete",
+    "copy_in_parts",
+    "create",
+    "put_source",
+    "send_part",
+    "upload_one_part",
+]
 
 PartSender = Callable[[], Awaitable[CompletedPart]]
 Submit = Callable[[int, PartSender], Awaitable[None]]
 Schedule = Callable[[Submit], Awaitable[None]]
 
-MAX_PARTS = 10_000
 ABORT_TIMEOUT = 30.0
 
 
-async def _abort_quietly(client: S3Client, bucket: str, key: str, upload_id: str) -> None:
+# --- the S3 calls of a multipart upload ----------------------------------------------
+
+
+async def create(
+    pipeline: Pipeline,
+    bucket: str,
+    key: str,
+    headers: Sequence[tuple[str, str]],
+    checksum: ChecksumAlgorithm | None,
+    *,
+    full_object: bool = False,
+) -> str:
+    """CreateMultipartUpload; returns the upload id."""
+    request = _requests.create_multipart_upload(
+        bucket, key, headers, checksum, full_object=full_object
+    )
+    response = await pipeline.send(request)
+    return _xml.parse_initiate_multipart_upload(response.content)
+
+
+async def send_part(
+    pipeline: Pipeline,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    number: int,
+    source: Source,
+    start: int,
+    size: int,
+    checksum: ChecksumAlgorithm | None,
+) -> CompletedPart:
+    """UploadPart of bytes ``[start, start + size)`` of a replayable source."""
+    payload = await payload_for_source(
+        source, start, size, signed=pipeline.payload_signed, checksum=checksum
+    )
+    response = await pipeline.send(_requests.upload_part(bucket, key, upload_id, number, payload))
+    etag = _xml.unquote_etag(response.headers.get("etag") or "")
+    if checksum not in ("crc32", "sha256"):
+        return CompletedPart(number, etag)
+    value = payload.sent_checksum or response.headers.get(f"x-amz-checksum-{checksum}")
+    return CompletedPart(number, etag, value, checksum)
+
+
+async def upload_one_part(
+    pipeline: Pipeline,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    number: int,
+    source: Source,
+    checksum: ChecksumAlgorithm | None,
+) -> CompletedPart:
+    """UploadPart of a whole body (a one-shot stream is buffered, at most 5 GiB)."""
+    _requests.check_part_number(number)
+    part = source
+    if isinstance(source, StreamSource):
+        part = await source.take(MAX_SINGLE_PUT + 1)
+        if part.length is not None and part.length > MAX_SINGLE_PUT:
+            raise InvalidRequestError("a part cannot exceed 5 GiB")
+    assert part.length is not None
+    return await send_part(pipeline, bucket, key, upload_id, number, part, 0, part.length, checksum)
+
+
+async def complete(
+    pipeline: Pipeline,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    parts: Sequence[CompletedPart],
+    *,
+    full_object_crc32: str | None = None,
+) -> PutObjectResult:
+    """CompleteMultipartUpload (``size`` in the result is -1: the caller knows it)."""
+    request = _requests.complete_multipart_upload(
+        bucket, key, upload_id, parts, full_object_crc32=full_object_crc32
+    )
+    response = await pipeline.send(request)
+    etag = _xml.parse_complete_multipart_upload(response.content)
+    return PutObjectResult(
+        etag=etag,
+        size=-1,
+        version_id=response.headers.get("x-amz-version-id"),
+        parts=len(parts),
+    )
+
+
+async def abort(pipeline: Pipeline, bucket: str, key: str, upload_id: str) -> None:
+    """AbortMultipartUpload."""
+    await pipeline.send(_requests.abort_multipart_upload(bucket, key, upload_id))
+
+
+async def _abort_quietly(pipeline: Pipeline, bucket: str, key: str, upload_id: str) -> None:
     # The original error matters more than a failed abort; a lifecycle rule cleans up.
     with (
         anyio.CancelScope(shield=True),
         anyio.move_on_after(ABORT_TIMEOUT),
         contextlib.suppress(S3Error),
     ):
-        await client.abort_multipart_upload(bucket, key, upload_id)
+        await abort(pipeline, bucket, key, upload_id)
 
 
-async def _run_parts(
-    client: S3Client,
-    bucket: str,
-    key: str,
-    upload_id: str,
-    schedule: Schedule,
-    *,
-    in_flight: int,
-) -> list[CompletedPart]:
+# --- running parts -----------------------------------------------------------------
+
+
+async def _run_parts(schedule: Schedule, *, in_flight: int) -> list[CompletedPart]:
     """Run ``schedule(submit)``; each ``submit(number, send)`` waits for one of
     ``in_flight`` slots."""
     done: dict[int, CompletedPart] = {}
@@ -73,7 +169,7 @@ async def _run_parts(
             async def submit(number: int, send: PartSender) -> None:
                 if number > MAX_PARTS:
                     raise InvalidRequestError(
-                        "the body needs more than 10,000 parts: raise part_size"
+                        f"the body needs more than {MAX_PARTS:,} parts: raise part_size"
                     )
                 await slots.acquire()
                 group.start_soon(run, number, send)
@@ -106,149 +202,185 @@ def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return leaves[0] if leaves else group
 
 
-async def upload_multipart(
-    client: S3Client,
+# --- uploads -----------------------------------------------------------------------
+
+
+async def put_source(
+    pipeline: Pipeline,
     bucket: str,
     key: str,
     source: Source,
     headers: Sequence[tuple[str, str]],
-    *,
-    first_part: tuple[ChunksSource, int] | None = None,
 ) -> PutObjectResult:
-    """Upload ``source`` as a multipart upload; abort it on any failure."""
+    """Upload a whole body: one PUT up to ``multipart_threshold``, else a multipart
+    upload.  A one-shot stream is buffered part by part until it is known which."""
+    transfer = pipeline.options.transfer
+    if isinstance(source, StreamSource):
+        head: list[ChunksSource] = []
+        buffered = 0
+        ended = False
+        while buffered < transfer.multipart_threshold:
+            part = await source.take(transfer.part_size)
+            head.append(part)
+            buffered += part.length or 0
+            if (part.length or 0) < transfer.part_size or await source.exhausted():
+                ended = True
+                break
+        if ended and buffered <= transfer.multipart_threshold:
+            return await _put_single(pipeline, bucket, key, ChunksSource.joined(head), headers)
+        return await _upload_parts(pipeline, bucket, key, source, headers, head)
+    assert source.length is not None
+    if source.length <= transfer.multipart_threshold:
+        return await _put_single(pipeline, bucket, key, source, headers)
+    return await _upload_parts(pipeline, bucket, key, source, headers, [])
+
+
+async def _put_single(
+    pipeline: Pipeline,
+    bucket: str,
+    key: str,
+    source: Source,
+    headers: Sequence[tuple[str, str]],
+) -> PutObjectResult:
+    length = source.length or 0
+    payload = await payload_for_source(
+        source, 0, length, signed=pipeline.payload_signed, checksum=pipeline.options.checksum
+    )
+    request = _requests.object_request("PUT", bucket, key, headers=headers, payload=payload)
+    response = await pipeline.send(request)
+    return _requests.put_result(response.headers, length)
+
+
+async def _upload_parts(
+    pipeline: Pipeline,
+    bucket: str,
+    key: str,
+    source: Source,
+    headers: Sequence[tuple[str, str]],
+    buffered: list[ChunksSource],
+) -> PutObjectResult:
+    """Upload ``source`` as a multipart upload (``buffered``: the parts of a one-shot
+    stream already read); abort it on any failure."""
+    transfer = pipeline.options.transfer
+    checksum = pipeline.options.checksum
     # CRC32 uploads state the whole object's CRC32 (FULL_OBJECT), so that downloads
     # can verify multipart objects too; it is combined from the parts' CRCs.
-    full_object = client.checksum == "crc32"
-    upload_id = await client._create_multipart(
-        bucket, key, headers, client.checksum, full_object=full_object
-    )
-    total = 0
+    full_object = checksum == "crc32"
+    upload_id = await create(pipeline, bucket, key, headers, checksum, full_object=full_object)
     sizes: dict[int, int] = {}
-    try:
 
-        async def schedule(
-            submit: Submit,
-        ) -> None:
-            nonlocal total
-            if source.replayable and source.length is not None and first_part is None:
-                part_size = client.plan_parts(source.length)
-                total = source.length
-                for index, start in enumerate(range(0, source.length, part_size)):
-                    size = min(part_size, source.length - start)
-                    sizes[index + 1] = size
-                    await submit(
-                        index + 1,
-                        _ranged_sender(
-                            client, bucket, key, upload_id, index + 1, source, start, size
-                        ),
-                    )
-                if source.length == 0:
-                    await submit(1, _ranged_sender(client, bucket, key, upload_id, 1, source, 0, 0))
+    def sender(number: int, part: Source, start: int, size: int) -> PartSender:
+        sizes[number] = size
+
+        def send() -> Awaitable[CompletedPart]:
+            return send_part(pipeline, bucket, key, upload_id, number, part, start, size, checksum)
+
+        return send
+
+    async def ranged_parts(submit: Submit) -> None:
+        length = source.length or 0
+        part_size = transfer.part_size_for(length)
+        for index, start in enumerate(range(0, max(length, 1), part_size)):
+            size = min(part_size, length - start)
+            await submit(index + 1, sender(index + 1, source, start, size))
+
+    async def stream_parts(submit: Submit) -> None:
+        assert isinstance(source, StreamSource)
+        pending = deque(buffered)
+        number = 0
+        while True:
+            part = pending.popleft() if pending else await source.take(transfer.part_size)
+            size = part.length or 0
+            if not size and number:
                 return
-            # A one-shot stream: buffered part by part; a short part is the last.
-            assert isinstance(source, StreamSource)
-            number = 0
-            pending = first_part
-            while True:
-                if pending is not None:
-                    part, requested = pending
-                    pending = None
-                else:
-                    requested = client.part_size
-                    part = await source.take(requested)
-                size = part.length or 0
-                if not size and number:
-                    return
-                number += 1
-                total += size
-                sizes[number] = size
-                await submit(
-                    number,
-                    _ranged_sender(client, bucket, key, upload_id, number, part, 0, size),
-                )
-                if size < requested:
-                    return
+            number += 1
+            await submit(number, sender(number, part, 0, size))
+            if size < transfer.part_size or (not pending and await source.exhausted()):
+                return
 
-        # Ranged parts read their own bytes; buffered parts of a one-shot stream are
-        # held in memory, so their number is bounded by max_buffer_size as well.
-        in_flight = client.max_concurrency
-        if not source.replayable:  # in flight, plus the next part being filled
-            buffers = client.max_buffer_size // client.part_size
-            in_flight = min(in_flight, max(1, buffers - 1))
-        parts = await _run_parts(client, bucket, key, upload_id, schedule, in_flight=in_flight)
+    try:
+        if isinstance(source, StreamSource):
+            in_flight = transfer.buffered_parts_in_flight
+            parts = await _run_parts(stream_parts, in_flight=in_flight)
+        else:
+            parts = await _run_parts(ranged_parts, in_flight=transfer.max_concurrency)
         whole = None
         if full_object and all(part.checksum for part in parts):
             whole = combine_crc32_b64([(str(p.checksum), sizes[p.part_number]) for p in parts])
-        result = await client.complete_multipart_upload(
-            bucket, key, upload_id, parts, full_object_crc32=whole
+        result = await complete(
+            pipeline, bucket, key, upload_id, parts, full_object_crc32=whole
         )
     except BaseException:
-        await _abort_quietly(client, bucket, key, upload_id)
+        await _abort_quietly(pipeline, bucket, key, upload_id)
         raise
+    total = sum(sizes.values())
     return PutObjectResult(
         etag=result.etag, size=total, version_id=result.version_id, parts=len(parts)
     )
 
 
-def _ranged_sender(
-    client: S3Client,
+# --- copies ------------------------------------------------------------------------
+
+
+async def copy_part(
+    pipeline: Pipeline,
+    src_bucket: str,
+    src_key: str,
     bucket: str,
     key: str,
     upload_id: str,
     number: int,
-    source: Source,
-    start: int,
-    size: int,
-) -> PartSender:
-    def send() -> Awaitable[CompletedPart]:
-        return client._upload_part_range(
-            bucket, key, upload_id, number, source, start, size, client.checksum
-        )
+    *,
+    range_: _requests.Range | None = None,
+    source_etag: str | None = None,
+) -> CompletedPart:
+    """UploadPartCopy of (a byte range of) an existing object."""
+    request = _requests.upload_part_copy(
+        src_bucket, src_key, bucket, key, upload_id, number, range_=range_, source_etag=source_etag
+    )
+    response = await pipeline.send(request)
+    return CompletedPart(number, _xml.parse_copy_part_result(response.content))
 
-    return send
 
-
-async def copy_multipart(
-    client: S3Client,
+async def copy_in_parts(
+    pipeline: Pipeline,
     src_bucket: str,
     src_key: str,
-    dst_bucket: str,
-    dst_key: str,
+    bucket: str,
+    key: str,
     source: ObjectInfo,
     headers: Sequence[tuple[str, str]],
 ) -> CopyObjectResult:
     """Copy a large object part by part with UploadPartCopy; abort on any failure."""
-    upload_id = await client._create_multipart(dst_bucket, dst_key, headers, None)
+    transfer = pipeline.options.transfer
+    upload_id = await create(pipeline, bucket, key, headers, None)
     try:
-        part_size = max(client.copy_part_size, -(-source.size // MAX_PARTS))
+        part_size = transfer.copy_part_size_for(source.size)
 
-        async def schedule(
-            submit: Submit,
-        ) -> None:
+        async def schedule(submit: Submit) -> None:
             for index, start in enumerate(range(0, source.size, part_size)):
                 last = min(start + part_size, source.size) - 1
 
                 def send(
                     n: int = index + 1, first: int = start, end: int = last
                 ) -> Awaitable[CompletedPart]:
-                    return client.upload_part_copy(
+                    return copy_part(
+                        pipeline,
                         src_bucket,
                         src_key,
-                        dst_bucket,
-                        dst_key,
+                        bucket,
+                        key,
                         upload_id,
                         n,
-                        range=(first, end),
+                        range_=(first, end),
                         source_etag=source.etag,
                     )
 
                 await submit(index + 1, send)
 
-        parts = await _run_parts(
-            client, dst_bucket, dst_key, upload_id, schedule, in_flight=client.max_concurrency
-        )
-        result = await client.complete_multipart_upload(dst_bucket, dst_key, upload_id, parts)
+        parts = await _run_parts(schedule, in_flight=transfer.max_concurrency)
+        result = await complete(pipeline, bucket, key, upload_id, parts)
     except BaseException:
-        await _abort_quietly(client, dst_bucket, dst_key, upload_id)
+        await _abort_quietly(pipeline, bucket, key, upload_id)
         raise
     return CopyObjectResult(etag=result.etag, version_id=result.version_id)

@@ -22,12 +22,12 @@ from ._exceptions import ConfigurationError
 from ._retry import RetryPolicy
 
 __all__ = [
-    "GiB",
     "MAX_DELETE_KEYS",
     "MAX_PARTS",
     "MAX_SINGLE_PUT",
     "MIN_PART_SIZE",
     "ClientOptions",
+    "GiB",
     "MiB",
     "OptionArguments",
     "PayloadSigning",
@@ -170,6 +170,8 @@ class ClientOptions:
         client = {k: v for k, v in changes.items() if k in _CLIENT_FIELDS}
         if transfer:
             base = client.pop("transfer", self.transfer)
+            if not isinstance(base, TransferOptions):
+                raise ConfigurationError("transfer must be a TransferOptions")
             client["transfer"] = dataclasses.replace(base, **transfer)  # type: ignore[arg-type]
         return dataclasses.replace(self, **client)  # type: ignore[arg-type]
 

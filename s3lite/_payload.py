@@ -1,24 +1,44 @@
 """How a request body is put on the wire: length headers, payload hash, checksum, framing.
 
 Rules of this module:
-- One place decides the payload mode.  In-memory bodies are hashed (when the
-  payload is signed) and checksummed up front and sent as they are.  Streams
-  (file ranges) are read once: signed, they go as aws-chunked with per-chunk
-  signatures; unsigned, as ``UNSIGNED-PAYLOAD``; either way a CRC32/SHA-256
-  checksum rides in a trailer, computed as the bytes go by.
+- One pure function decides the payload mode (``choose_plan``), from this table:
+
+  ====================  ======  ==============  ========================================
+  body                  signed  checksum        on the wire (``x-amz-content-sha256``)
+  ====================  ======  ==============  ========================================
+  in memory             no      any             raw, checksum header (UNSIGNED-PAYLOAD)
+  in memory             yes     any             raw, checksum header (hex SHA-256)
+  stream or file        no      none            raw (UNSIGNED-PAYLOAD)
+  stream or file        no      md5             raw, Content-MD5 pre-pass (UNSIGNED-PAYLOAD)
+  stream or file        no      crc32 / sha256  aws-chunked, trailer
+                                                (STREAMING-UNSIGNED-PAYLOAD-TRAILER)
+  stream or file        yes     none            aws-chunked, signed chunks
+                                                (STREAMING-AWS4-HMAC-SHA256-PAYLOAD)
+  stream or file        yes     md5             aws-chunked, signed, Content-MD5 pre-pass
+  stream or file        yes     crc32 / sha256  aws-chunked, signed, trailer
+                                                (STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER)
+  ====================  ======  ==============  ========================================
+
+  In-memory bodies are hashed and checksummed up front; streams (file ranges,
+  buffered parts) are read once per attempt, their checksum computed as the
+  bytes go by.
 - Every body is sent with a ``Content-Length`` (S3 refuses plain chunked PUTs).
 - ``Payload.open`` is called once per attempt, after signing, so a retried
   request re-reads its source from the start and re-chains its signatures.
+- s3lite copies no payload bytes here, except to join runs of small buffered
+  chunks (``_body.MIN_PIECE``).  The httpx engine copies what is not a whole
+  ``bytes`` object once more (h11 joins its write buffers).
 """
 
 from __future__ import annotations
 
+import enum
 import functools
 import hashlib
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import anyio.to_thread
 
@@ -34,9 +54,8 @@ from ._signing import (
     HeaderSignature,
 )
 
-__all__ = ["EMPTY", "Payload", "PayloadSigning", "payload_for_source"]
+__all__ = ["EMPTY", "Payload", "PayloadMode", "PayloadPlan", "choose_plan", "payload_for_source"]
 
-PayloadSigning = Literal["auto", "signed", "unsigned"]
 Content = bytes | AsyncIterable[Buffer] | None
 Opener = Callable[[HeaderSignature, bytes], Content]
 CHUNK_SIZE = READ_SIZE
@@ -77,8 +96,54 @@ class Payload:
 EMPTY = Payload((), EMPTY_SHA256, True, lambda _s, _k: None)
 
 
+class PayloadMode(enum.Enum):
+    """How a body goes on the wire, named by its ``x-amz-content-sha256``."""
+
+    UNSIGNED = UNSIGNED_PAYLOAD
+    """The raw body, not signed."""
+    HASHED = "sha256-hex"
+    """The raw body, its SHA-256 signed (in-memory bodies)."""
+    UNSIGNED_TRAILER = STREAMING_UNSIGNED_PAYLOAD_TRAILER
+    """aws-chunked, unsigned, with a checksum trailer."""
+    SIGNED_CHUNKS = STREAMING_PAYLOAD
+    """aws-chunked, every chunk signed."""
+    SIGNED_CHUNKS_TRAILER = STREAMING_PAYLOAD_TRAILER
+    """aws-chunked, every chunk signed, with a signed checksum trailer."""
+
+    @property
+    def chunked(self) -> bool:
+        """Whether the body is framed as aws-chunked."""
+        return self not in (PayloadMode.UNSIGNED, PayloadMode.HASHED)
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadPlan:
+    """One row of the module's table: the mode, and where the checksum goes."""
+
+    mode: PayloadMode
+    header_checksum: ChecksumAlgorithm | None = None
+    """Checksum sent as a header before the body (computed up front)."""
+    trailer_checksum: ChecksumAlgorithm | None = None
+    """Checksum sent in the aws-chunked trailer (computed on the way)."""
+
+
+def choose_plan(
+    *, in_memory: bool, signed: bool, checksum: ChecksumAlgorithm | None
+) -> PayloadPlan:
+    """The row of the module's table for a body (pure)."""
+    if in_memory:
+        return PayloadPlan(PayloadMode.HASHED if signed else PayloadMode.UNSIGNED, checksum)
+    header = checksum if checksum == "md5" else None  # Content-MD5 cannot trail the body
+    trailer = checksum if checksum in ("crc32", "sha256") else None
+    if not signed:
+        mode = PayloadMode.UNSIGNED_TRAILER if trailer else PayloadMode.UNSIGNED
+    else:
+        mode = PayloadMode.SIGNED_CHUNKS_TRAILER if trailer else PayloadMode.SIGNED_CHUNKS
+    return PayloadPlan(mode, header, trailer)
+
+
 async def _one(view: memoryview) -> AsyncIterator[memoryview]:
-    yield view  # h11 accepts any buffer: no copy here
+    yield view  # not copied here (the httpx engine copies it once when it writes)
 
 
 def _as_bytes(chunk: Buffer) -> Buffer:
@@ -163,42 +228,53 @@ async def payload_for_source(
     checksum: ChecksumAlgorithm | None,
 ) -> Payload:
     """The payload for bytes ``[start, start + size)`` of a replayable source."""
-    length: Headers = (("content-length", str(size)),)
+    in_memory = isinstance(source, BytesSource)
+    plan = choose_plan(in_memory=in_memory, signed=signed, checksum=checksum)
     if isinstance(source, BytesSource):
-        view = source.view[start : start + size]
-        digest = UNSIGNED_PAYLOAD
-        if signed:
-            digest = await _in_thread_if_large(size, functools.partial(_sha256_hex, view))
-        value = None
-        if checksum:
-            value = await _in_thread_if_large(size, functools.partial(Hasher.of, checksum, view))
-        extra: Headers = ((header_for(checksum), value),) if checksum and value else ()
-        whole = isinstance(source.view.obj, bytes) and size == len(source.view)
-        body: bytes | None = source.view.obj if whole else None  # type: ignore[assignment]
+        return await _in_memory(source, start, size, plan)
+    headers: Headers = (("content-length", str(size)),)
+    value = None
+    if plan.header_checksum is not None:  # md5: one extra pass over the range
+        value = await _range_checksum(source, start, size, plan.header_checksum)
+        headers += ((header_for(plan.header_checksum), value),)
+    if not plan.mode.chunked:
         return Payload(
-            length + extra,
-            digest,
-            True,
-            lambda _s, _k: body if body is not None else _one(view),
-            value,
+            headers, UNSIGNED_PAYLOAD, True, lambda _s, _k: source.ranged(start, size), value
         )
+    return _chunked(source, start, size, plan, headers[1:])
 
-    if checksum == "md5":  # Content-MD5 cannot trail the body: one extra pass over the range
-        value = await _range_checksum(source, start, size, "md5")
-        length += (("content-md5", value),)
-        if not signed:
-            return Payload(
-                length, UNSIGNED_PAYLOAD, True, lambda _s, _k: source.ranged(start, size), value
-            )
-        checksum = None
-    if not signed and checksum is None:
-        return Payload(length, UNSIGNED_PAYLOAD, True, lambda _s, _k: source.ranged(start, size))
 
-    trailer = header_for(checksum) if checksum else None
+async def _in_memory(source: BytesSource, start: int, size: int, plan: PayloadPlan) -> Payload:
+    view = source.view[start : start + size]
+    digest = UNSIGNED_PAYLOAD
+    if plan.mode is PayloadMode.HASHED:
+        digest = await _in_thread_if_large(size, functools.partial(_sha256_hex, view))
+    value = None
+    algorithm = plan.header_checksum
+    if algorithm is not None:
+        value = await _in_thread_if_large(size, functools.partial(Hasher.of, algorithm, view))
+    extra: Headers = ((header_for(algorithm), value),) if algorithm and value else ()
+    whole = isinstance(source.view.obj, bytes) and size == len(source.view)
+    body: bytes | None = source.view.obj if whole else None  # type: ignore[assignment]
+    return Payload(
+        (("content-length", str(size)), *extra),
+        digest,
+        True,
+        lambda _s, _k: body if body is not None else _one(view),
+        value,
+    )
+
+
+def _chunked(
+    source: Source, start: int, size: int, plan: PayloadPlan, extra: Headers
+) -> Payload:
+    algorithm = plan.trailer_checksum
+    trailer = header_for(algorithm) if algorithm else None
     # Checksums have a fixed length, so a placeholder gives the exact encoded length.
     placeholder = (
-        [(trailer, "=" * encoded_checksum_length(checksum))] if checksum and trailer else []
+        [(trailer, "=" * encoded_checksum_length(algorithm))] if algorithm and trailer else []
     )
+    signed = plan.mode is not PayloadMode.UNSIGNED_TRAILER
     pieces = source.piece_sizes(start, size, CHUNK_SIZE)
     wire_length = encoded_length_of(pieces, signed=signed, trailers=placeholder)
     headers: Headers = (
@@ -206,13 +282,12 @@ async def payload_for_source(
         ("x-amz-decoded-content-length", str(size)),
         ("content-length", str(wire_length)),
         *((("x-amz-trailer", trailer),) if trailer else ()),
-        *(length[1:]),  # a content-md5 computed above
+        *extra,  # a Content-MD5 computed up front
     )
-
     computed: list[str] = []
 
     def open_chunked(signature: HeaderSignature, key: bytes) -> Content:
-        hasher = Hasher(checksum) if checksum else None
+        hasher = Hasher(algorithm) if algorithm else None
         chunks = source.ranged(start, size, CHUNK_SIZE)
         if not signed:
             assert hasher is not None
@@ -220,8 +295,4 @@ async def payload_for_source(
         signer = ChunkSigner(key, signature.amz_date, signature.scope, signature.signature)
         return _signed_chunks(chunks, signer, hasher, computed)
 
-    if signed:
-        mode = STREAMING_PAYLOAD_TRAILER if checksum else STREAMING_PAYLOAD
-    else:
-        mode = STREAMING_UNSIGNED_PAYLOAD_TRAILER
-    return Payload(headers, mode, True, open_chunked, None, computed)
+    return Payload(headers, plan.mode.value, True, open_chunked, None, computed)

@@ -1,8 +1,11 @@
 """Retry policy: which failures are retried, and how long to wait (full jitter).
 
 Rules of this module:
-- Pure decisions: ``is_retryable(error)`` and ``RetryPolicy.delay(attempt, random)``
-  take values and return values; the client does the sleeping.
+- Pure decisions: ``is_retryable(error)``, ``RetryPolicy.delay(attempt, random)``
+  and ``RetryBudget.delay_after(attempt, error)`` take values and return values;
+  the pipeline does the sleeping.
+- Only replayable requests get more than one attempt; every attempt of one
+  operation fits in ``total_timeout``.
 - Only transient failures are retried: the network, 5xx, throttling, and the
   two 4xx codes that are transient (``RequestTimeout``, ``RequestTimeTooSkewed``).
 """
@@ -11,6 +14,8 @@ from __future__ import annotations
 
 import math
 import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._exceptions import (
@@ -21,7 +26,7 @@ from ._exceptions import (
     TransportError,
 )
 
-__all__ = ["RetryPolicy", "is_retryable"]
+__all__ = ["RetryBudget", "RetryPolicy", "is_retryable"]
 
 _RETRYABLE_CODES = frozenset(
     {
@@ -81,3 +86,31 @@ def is_retryable(error: BaseException) -> bool:
     if isinstance(error, ServiceError):
         return error.code in _RETRYABLE_CODES or error.status in _RETRYABLE_STATUS
     return isinstance(error, TransportError) and not isinstance(error, CertificateError)
+
+
+class RetryBudget:
+    """The attempts one operation has left under a policy."""
+
+    __slots__ = ("_attempts", "_clock", "_deadline", "_policy")
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        *,
+        replayable: bool,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._policy = policy
+        self._attempts = policy.max_attempts if replayable else 1
+        self._clock = clock
+        timeout = policy.total_timeout
+        self._deadline = None if timeout is None else clock() + timeout
+
+    def delay_after(self, attempt: int, error: BaseException) -> float | None:
+        """Seconds to wait before trying again after attempt ``attempt`` failed with
+        ``error``, or ``None`` when the error is to be raised."""
+        if attempt >= self._attempts or not is_retryable(error):
+            return None
+        if self._deadline is not None and self._clock() >= self._deadline:
+            return None
+        return self._policy.delay(attempt)

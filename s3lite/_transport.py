@@ -1,7 +1,8 @@
-"""The only module that calls httpx.
+"""The httpx engine behind the transport seam (``_http.Transport``); the only httpx caller.
 
 Rules of this module:
 - httpx errors become s3lite errors here, in ``translate_errors``, and nowhere else.
+- httpx types stay here: the pipeline gets ``_http.Response`` values.
 - The request path is sent byte for byte as built by ``_urls`` (httpx would
   otherwise remove ``.``/``..`` segments, which are legal in S3 keys).
 - Response bodies are read raw (no content decoding): an object stored with
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import cast
 
@@ -25,12 +26,10 @@ from ._exceptions import (
     RequestTimeoutError,
     TransportError,
 )
+from ._http import Content, Headers, HttpRequest, Response
 from ._urls import Target
 
-__all__ = ["Response", "Transport", "translate_errors"]
-
-Response = httpx.Response
-Content = bytes | AsyncIterable[bytes | bytearray | memoryview] | None
+__all__ = ["HttpxTransport", "translate_errors"]
 
 
 def _describe(exc: BaseException) -> str:
@@ -59,22 +58,27 @@ def _certificate_failure(exc: BaseException) -> ssl.SSLCertVerificationError | N
     return None
 
 
+def _translate(exc: httpx.HTTPError | httpx.StreamError, what: str) -> TransportError:
+    """The s3lite error for an httpx error."""
+    if isinstance(exc, httpx.TimeoutException):
+        return RequestTimeoutError(f"{what}: timed out ({type(exc).__name__})")
+    if isinstance(exc, httpx.TransportError):
+        failure = _certificate_failure(exc)
+        if failure is not None:
+            return CertificateError(
+                f"{what}: the server's TLS certificate was not accepted: {failure}"
+            )
+        return TransportError(f"{what}: {_describe(exc)}")
+    return TransportError(f"{what}: {type(exc).__name__}: {exc}")
+
+
 @contextmanager
 def translate_errors(what: str) -> Iterator[None]:
     """Map httpx exceptions raised inside the block to ``TransportError`` subclasses."""
     try:
         yield
-    except httpx.TimeoutException as exc:
-        raise RequestTimeoutError(f"{what}: timed out ({type(exc).__name__})") from exc
-    except httpx.TransportError as exc:
-        failure = _certificate_failure(exc)
-        if failure is not None:
-            raise CertificateError(
-                f"{what}: the server's TLS certificate was not accepted: {failure}"
-            ) from exc
-        raise TransportError(f"{what}: {_describe(exc)}") from exc
-    except httpx.StreamError as exc:
-        raise TransportError(f"{what}: {type(exc).__name__}: {exc}") from exc
+    except (httpx.TransportError, httpx.StreamError) as exc:
+        raise _translate(exc, what) from exc
 
 
 def build_url(target: Target, query: str) -> httpx.URL:
@@ -91,7 +95,7 @@ def build_url(target: Target, query: str) -> httpx.URL:
     return url
 
 
-class BodyIterator:
+class _BodyIterator:
     """The raw body of a streamed response, chunk by chunk; ``aclose`` releases it.
 
     A class rather than a generator, so that stopping early leaves nothing to be
@@ -107,7 +111,7 @@ class BodyIterator:
         if self._loaded is None:
             self._raw = cast("AsyncGenerator[bytes, None]", response.aiter_raw())
 
-    def __aiter__(self) -> BodyIterator:
+    def __aiter__(self) -> _BodyIterator:
         return self
 
     async def __anext__(self) -> bytes:
@@ -116,8 +120,10 @@ class BodyIterator:
             if not data:
                 raise StopAsyncIteration
             return data
-        with translate_errors(self._what):
+        try:
             return await anext(self._raw)
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            raise _translate(exc, self._what) from exc
 
     async def aclose(self) -> None:
         try:
@@ -154,14 +160,15 @@ class _ReleasingStream(httpx.AsyncByteStream):
         await self._inner.aclose()
 
 
-class Transport:
+class HttpxTransport:
     """Pooled httpx clients with s3lite's timeouts, TLS settings and error mapping.
 
     The pool is sharded over several small httpx clients (at most ``SHARD_SIZE``
     connections each), and each request goes to the least busy one: httpcore's
     pool rescans all of its connections on every request (O(connections x
     waiting requests); encode/httpcore#1035), which dominated client CPU at high
-    concurrency.  Small shards keep that scan short.
+    concurrency.  Small shards keep that scan short.  A caller's own
+    ``http_client`` is used as it is, and not closed here.
     """
 
     SHARD_SIZE = 8
@@ -199,34 +206,30 @@ class Transport:
             for _ in range(count)
         ]
 
-    async def send(
-        self,
-        method: str,
-        target: Target,
-        query: str,
-        headers: Sequence[tuple[str, str]],
-        content: Content,
-        *,
-        stream: bool,
-    ) -> httpx.Response:
-        """Send one request; with ``stream`` the body is left unread for ``iter_body``."""
+    async def send(self, request: HttpRequest, *, stream: bool) -> Response:
+        """Send one request; with ``stream`` the body is left unread in ``Response.body``."""
         shard = min(self._shards, key=_busyness)
-        request = shard.client.build_request(
-            method,
-            build_url(target, query),
-            headers=list(headers),
+        what = f"{request.method} {request.target.host_header}"
+        content = request.content
+        built = shard.client.build_request(
+            request.method,
+            build_url(request.target, request.query),
+            headers=request.headers,
             content=cast("bytes | AsyncIterable[bytes] | None", content),
         )
         shard.active += 1
         sent = False
         try:
-            with translate_errors(f"{method} {target.host_header}"):
-                response = await shard.client.send(request, stream=True)
+            with translate_errors(what):
+                response = await shard.client.send(built, stream=True)
                 sent = True
                 response.stream = _ReleasingStream(
                     cast("httpx.AsyncByteStream", response.stream), shard
                 )
-                if not stream:
+                body: _BodyIterator | None = None
+                if stream:
+                    body = _BodyIterator(response, f"{request.method} {request.target.path}")
+                else:
                     try:
                         await response.aread()
                     finally:
@@ -235,28 +238,14 @@ class Transport:
             if not sent:
                 shard.active -= 1
             await _close_content(content)
-        return response
-
-    @staticmethod
-    def iter_body(response: httpx.Response, what: str) -> BodyIterator:
-        """An iterator over the raw body of a streamed response, mapping errors."""
-        return BodyIterator(response, what)
-
-    @staticmethod
-    async def read_body(response: httpx.Response, what: str, limit: int = 1 << 20) -> bytes:
-        """Read at most ``limit`` bytes of a streamed response (used for error bodies)."""
-        if response.is_stream_consumed:
-            return response.content[:limit]
-        data = bytearray()
-        try:
-            with translate_errors(what):
-                async for chunk in response.aiter_raw():
-                    data += chunk
-                    if len(data) >= limit:
-                        break
-        finally:
-            await response.aclose()
-        return bytes(data)
+        return Response(
+            method=request.method,
+            status=response.status_code,
+            reason=response.reason_phrase,
+            headers=Headers(response.headers.multi_items()),
+            content=b"" if stream else response.content,
+            body=body,
+        )
 
     async def aclose(self) -> None:
         """Close the pool (only the httpx clients this transport created)."""

@@ -6,10 +6,11 @@ Rules:
   (``http://s3.amazonaws.com/doc/2006-03-01/``) read the same; unknown elements
   are ignored and missing optional elements become ``None``/defaults.
 - A DOCTYPE (hence any ENTITY declaration) is refused before it is processed.
-- A body that is not the expected document raises ``MalformedResponseError``;
-  an ``<Error>`` document where a result was expected (S3's "200 OK with an
-  error" for CopyObject, UploadPartCopy, CompleteMultipartUpload) raises the
-  ``ServiceError`` subclass for its code, with ``status=200``.
+- Parsers parse; they never decide error policy.  A body that is not the
+  expected document raises ``MalformedResponseError``; an ``<Error>`` document
+  is read by ``parse_error`` into an ``ErrorInfo`` (S3's "200 OK with an error"
+  is recognised by ``is_error_document``), and the pipeline turns it into a
+  ``ServiceError``.
 - ETags are returned without their surrounding double quotes, everywhere
   (``unquote_etag``); they are sent quoted where S3 expects it (``quote_etag``).
 - ``EncodingType=url`` listings are decoded with ``unquote_plus``: S3 form-encodes
@@ -31,12 +32,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import unquote_plus
 
-from ._exceptions import (
-    InvalidRequestError,
-    MalformedResponseError,
-    ServiceError,
-    error_class_for_code,
-)
+from ._exceptions import InvalidRequestError, MalformedResponseError
 from ._models import (
     CommonPrefix,
     CompletedPart,
@@ -55,7 +51,6 @@ __all__ = [
     "ListObjectsPage",
     "ListPartsPage",
     "ListUploadsPage",
-    "MalformedResponseError",
     "build_complete_multipart_upload",
     "build_create_bucket_configuration",
     "build_delete_objects",
@@ -98,19 +93,6 @@ class ErrorInfo:
     resource: str | None = None
     key: str | None = None
     bucket: str | None = None
-
-    def to_exception(self, status: int) -> ServiceError:
-        """The ``ServiceError`` subclass instance for this error and HTTP status."""
-        cls = error_class_for_code(self.code)
-        return cls(
-            self.code,
-            self.message,
-            status=status,
-            request_id=self.request_id,
-            host_id=self.host_id,
-            bucket=self.bucket,
-            key=self.key,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,14 +264,9 @@ def _identity(value: str) -> str:
 
 
 def _result(body: bytes, root_name: str) -> ET.Element:
-    """Parse a success document, raising the ServiceError an ``<Error>`` body carries."""
+    """Parse a success document whose root element is ``root_name``."""
     root = _parse(body)
     name = _local(root.tag)
-    if name == "Error":
-        info = _error_info(root)
-        if info is None:
-            raise MalformedResponseError("an <Error> document without a <Code>")
-        raise info.to_exception(200)
     if name != root_name:
         raise MalformedResponseError(f"expected a <{root_name}> document, got <{name}>")
     return root

@@ -12,10 +12,18 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Unpack
 
 import pytest
 
-from s3lite import ConnectionSettings, S3Client, S3Error, parse_connection_string
+from s3lite import (
+    ClientOptions,
+    ConnectionSettings,
+    S3Client,
+    S3Error,
+    parse_connection_string,
+)
+from s3lite._options import OptionArguments
 
 CONNECTION_ENV = "S3LITE_TEST_CONNECTION_STRING"
 
@@ -31,8 +39,10 @@ class TestServer:
 
     __test__ = False  # not a test class
 
-    def client(self, **options: object) -> S3Client:
-        return S3Client.from_settings(self.settings, **options)
+    def client(self, **options: Unpack[OptionArguments]) -> S3Client:
+        return S3Client.from_settings(
+            self.settings, options=ClientOptions().with_changes(**options)
+        )
 
     def connection_string(self, object_bucket: str, recycle_bucket: str) -> str:
         s = self.settings

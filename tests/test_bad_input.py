@@ -33,7 +33,7 @@ from s3lite import (
     parse_connection_string,
     read_connection_config,
 )
-from s3lite._client import MIN_PART_SIZE
+from s3lite._options import MIN_PART_SIZE
 from s3lite.storage import (
     USE_BASE_ENTITY_FILE_DELETE_LISTENER,
     EmptyFileName,
@@ -262,13 +262,13 @@ CASES: list[Case] = [
         "bucket-adjacent-dots",
         lambda c: c.s3.get_object("a..b", SEED_KEY),
         InvalidRequestError,
-        "invalid bucket name 'a..b': adjacent",
+        "invalid bucket name 'a..b': it must not contain two adjacent dots",
     ),
     Case(
         "bucket-ip-address",
         lambda c: c.s3.create_bucket("192.168.1.1"),
         InvalidRequestError,
-        "'192.168.1.1': must not look like an IP address",
+        "'192.168.1.1': it must not be formatted as an IP address",
     ),
     Case(
         "bucket-64-chars",

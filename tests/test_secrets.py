@@ -39,7 +39,7 @@ from s3lite import (
     read_connection_config,
 )
 from s3lite._cli import ENV_CONNECTION_STRING, main
-from s3lite._client import MIN_PART_SIZE
+from s3lite._options import MIN_PART_SIZE
 from s3lite._signing import signing_key
 from s3lite.storage import FileStorage
 from tests.conftest import TestServer, empty_and_delete_bucket, unique_bucket_name

@@ -27,10 +27,11 @@ from uuid import UUID, uuid4
 import anyio
 import anyio.to_thread
 
-from s3lite._client import MIN_PART_SIZE, S3Client
+from s3lite._client import S3Client
 from s3lite._connstring import ConnectionSettings, parse_connection_string, read_connection_config
 from s3lite._exceptions import IntegrityError
 from s3lite._models import LifecycleRule
+from s3lite._options import MIN_PART_SIZE
 
 from ._database_store import DatabaseStore
 from ._errors import (
