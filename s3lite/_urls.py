@@ -62,7 +62,7 @@ def bucket_name_problem(name: str) -> str | None:
     if ".." in name:
         return "must not contain two adjacent dots"
     if ".-" in name or "-." in name:
-        return "must not have a hyphen next to a dot"
+        return "must not have a hyphen adjacent to a dot"
     if _IPV4_SHAPED.fullmatch(name):
         return "must not be formatted as an IP address"
     for prefix in RESERVED_BUCKET_PREFIXES:
@@ -137,18 +137,19 @@ def parse_service_url(url: object) -> tuple[str, str, int | None, str]:
     if not isinstance(url, str) or not url.strip():
         raise ConfigurationError("endpoint URL must be a non-empty string")
     text = url.strip()
-    if any(char.isspace() or not char.isprintable() for char in text):
-        raise ConfigurationError("endpoint URL must not contain whitespace or control characters")
     scheme, sep, rest = text.partition("://")
     scheme = scheme.lower()
     netloc = rest.partition("/")[0]
     if "@" in (netloc if sep else text):  # checked first: credentials are never echoed
         raise ConfigurationError(
-            "endpoint URL must not carry credentials (user info such as user:password@)"
+            "endpoint URL must not carry credentials: it must not contain user info "
+            "(user:password@)"
         )
     if not sep or scheme not in DEFAULT_PORTS:
         shown = f" (not {scheme!r})" if sep and _SCHEME.fullmatch(scheme) else ""
         raise ConfigurationError(f"endpoint URL must start with http:// or https://{shown}")
+    if any(char.isspace() or not char.isprintable() for char in text):
+        raise ConfigurationError("endpoint URL must not contain whitespace or control characters")
     if "?" in rest or "#" in rest:
         raise ConfigurationError("endpoint URL must not carry a query or a fragment")
     netloc, slash, path = rest.partition("/")

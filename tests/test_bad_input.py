@@ -555,7 +555,7 @@ CASES: list[Case] = [
     conn_case(
         "conn-bad-url-scheme",
         lambda c: c.connection_string(ServiceUrl="ftp://127.0.0.1:21"),
-        "ServiceUrl must use http or https (not 'ftp')",
+        "ServiceUrl must start with http:// or https:// (not 'ftp')",
     ),
     conn_case(
         "conn-url-without-scheme",
@@ -594,7 +594,7 @@ CASES: list[Case] = [
         "conn-storage-from-bad-string",
         call(lambda c: FileStorage(c.tmp / "x.db", c.connection_string(ServiceUrl="ftp://h"))),
         ConfigurationError,
-        "ServiceUrl must use http or https",
+        "ServiceUrl must start with http:// or https://",
     ),
     Case(
         "client-bad-endpoint",

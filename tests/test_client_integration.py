@@ -455,7 +455,9 @@ async def test_cancelled_upload_aborts_its_multipart_upload(s3: S3Client, bucket
 # --- presigned URLs and addressing ---------------------------------------------------------
 
 
-async def test_presigned_get_and_put_work_with_plain_httpx(s3: S3Client, bucket: str) -> None:
+async def test_presigned_get_and_put_work_with_plain_httpx(
+    s3: S3Client, s3_server: TestServer, bucket: str
+) -> None:
     async with httpx.AsyncClient() as plain:
         put_url = s3.presign_put(bucket, "presigned", expires_in=60, content_type="text/plain")
         response = await plain.put(
@@ -467,7 +469,7 @@ async def test_presigned_get_and_put_work_with_plain_httpx(s3: S3Client, bucket:
         assert (fetched.status_code, fetched.content) == (200, b"via url")
         tampered = get_url.replace("X-Amz-Signature=", "X-Amz-Signature=0")
         assert (await plain.get(tampered)).status_code == 403
-    assert s3._credentials.secret_key not in get_url
+    assert s3_server.settings.secret_key not in get_url
 
 
 class _LoopbackTransport(httpx.AsyncBaseTransport):

@@ -56,6 +56,7 @@ from s3lite import (
 )
 from s3lite import _signing as sig
 from s3lite._payload import Payload
+from s3lite._requests import S3Request
 
 pytestmark = pytest.mark.anyio
 
@@ -881,9 +882,9 @@ async def test_non_replayable_payload_is_sent_once() -> None:
         (("content-length", "3"),), sig.UNSIGNED_PAYLOAD, False, lambda _s, _k: one_shot()
     )
     async with mock_client(handler) as s3:
-        assert s3.retry.max_attempts > 1
+        assert s3.options.retry.max_attempts > 1
         with pytest.raises(SlowDown):
-            await s3._send("PUT", BUCKET, "k", payload=stream)
+            await s3._pipeline.send(S3Request("PUT", BUCKET, "k", payload=stream))
     assert count == 1
 
 
@@ -1082,9 +1083,13 @@ async def test_aclose_is_idempotent_and_a_closed_client_refuses_requests() -> No
             await s3.head_object(BUCKET, "k")
         with pytest.raises(RuntimeError, match="closed"):
             await s3.put_object(BUCKET, "k", b"v")
-        with pytest.raises(RuntimeError, match="only once"):
+        with pytest.raises(RuntimeError, match="Cannot reopen a S3Client instance"):
             async with s3:
                 pass
+        twice = S3Client(ENDPOINT, access_key=ACCESS_KEY, secret_key=SECRET_KEY, http_client=http)
+        async with twice:
+            with pytest.raises(RuntimeError, match="Cannot open a S3Client instance more than"):
+                await twice.__aenter__()
         assert not http.is_closed  # an injected httpx client belongs to the caller
     assert len(fake.requests) == 1
 

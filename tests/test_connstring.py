@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from s3lite._urls import bucket_name_problem
 from s3lite._connstring import (
     CONNECTION_STRING_KEYS,
     ConnectionSettings,
@@ -437,17 +438,26 @@ def test_explicit_credentials_win_over_the_environment() -> None:
     assert settings.session_token is None
 
 
-def test_each_credential_falls_back_separately() -> None:
-    settings = parse(build(SecretKey=""), **ENV_CREDS)
-    assert (settings.access_key, settings.secret_key) == ("AKIAEXAMPLE", "env-secret")
+def test_credentials_are_never_completed_from_the_environment() -> None:
+    # A source is taken whole: AccessKey from the string and SecretKey from the
+    # environment would sign with a key pair nobody wrote down together.
+    message = parse_error(build(SecretKey=""), **ENV_CREDS)
+    assert "AccessKey is given but SecretKey is not" in message
+    assert "env-secret" not in message
 
 
 def test_environment_session_token_is_used_with_environment_access_key() -> None:
     assert parse(NO_CREDS, **ENV_CREDS, AWS_SESSION_TOKEN=TOKEN).session_token == TOKEN
 
 
-def test_session_token_key_wins_over_the_environment() -> None:
+def test_session_token_key_without_keys_is_refused() -> None:
     text = NO_CREDS + " SessionToken=explicit-token;"
+    message = parse_error(text, **ENV_CREDS, AWS_SESSION_TOKEN=TOKEN)
+    assert "SessionToken is given but AccessKey and SecretKey is not" in message
+
+
+def test_session_token_key_goes_with_the_strings_own_keys() -> None:
+    text = BASE + " SessionToken=explicit-token;"
     assert parse(text, **ENV_CREDS, AWS_SESSION_TOKEN=TOKEN).session_token == "explicit-token"
 
 
@@ -608,7 +618,7 @@ _urls = st.builds(
 _header_tokens = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1)
 _secrets = st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1)
 _buckets = st.from_regex(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", fullmatch=True).filter(
-    lambda name: ".." not in name and not re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+", name)
+    lambda name: bucket_name_problem(name) is None
 )
 
 

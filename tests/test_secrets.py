@@ -202,7 +202,7 @@ def test_local_s3_server_and_test_server_reprs_mask_the_secret(
 MALFORMED = [
     pytest.param(
         "ServiceUrl=ftp://127.0.0.1; AccessKey=AK; SecretKey={secret}; ObjectBucketName=b1c;",
-        "ServiceUrl must use http or https",
+        "ServiceUrl must start with http:// or https://",
         id="bad-scheme",
     ),
     pytest.param(

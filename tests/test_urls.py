@@ -52,17 +52,17 @@ def test_validate_bucket_name_accepts_valid_names(name: str) -> None:
 @pytest.mark.parametrize(
     ("name", "problem"),
     [
-        ("ab", "3-63 characters"),
-        ("a" * 64, "3-63 characters"),
-        ("", "3-63 characters"),
+        ("ab", "3 to 63 characters"),
+        ("a" * 64, "3 to 63 characters"),
+        ("", "3 to 63 characters"),
         ("MyBucket", "lowercase"),
         ("my_bucket", "lowercase"),
         ("my bucket", "lowercase"),
         ("my/bucket", "lowercase"),
-        (".bucket", "starting and ending"),
-        ("bucket.", "starting and ending"),
-        ("-bucket", "starting and ending"),
-        ("bucket-", "starting and ending"),
+        (".bucket", "start and end"),
+        ("bucket.", "start and end"),
+        ("-bucket", "start and end"),
+        ("bucket-", "start and end"),
         ("my..bucket", "adjacent"),
         ("my.-bucket", "adjacent"),
         ("my-.bucket", "adjacent"),
@@ -379,7 +379,7 @@ def test_host_header_omits_only_the_scheme_default_port(
 
 def test_host_header_from_parsed_default_port_is_bare() -> None:
     endpoint = Endpoint.parse("https://s3.amazonaws.com:443")
-    assert endpoint.port == 443
+    assert endpoint.port is None  # the scheme's default port is dropped when parsed
     assert endpoint.target("bkt", "k").host_header == "bkt.s3.amazonaws.com"
 
 
