@@ -16,6 +16,7 @@ import zlib
 from typing import Literal
 
 __all__ = [
+    "ALGORITHMS",
     "ChecksumAlgorithm",
     "Hasher",
     "combine_crc32_b64",

@@ -429,7 +429,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``s3lite`` (global options work before or after the command)."""
-    from s3lite import __version__
+    from s3lite._version import __version__
 
     parser = _Parser(
         prog="s3lite",

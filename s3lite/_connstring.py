@@ -1,6 +1,6 @@
 """Connection strings for one S3 server: parse, validate, write back.
 
-Rules:
+Rules of this module:
 
 - Format ``Key=Value; Key=Value;``.  Keys are case-insensitive; whitespace around
   keys and values, empty pairs and a trailing ``;`` are ignored.  A value runs to
@@ -30,7 +30,6 @@ import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from xml.parsers import expat
 
 from ._credentials import DEFAULT_REGION, resolve_credentials, resolve_region
 from ._exceptions import ConfigurationError
@@ -41,6 +40,7 @@ from ._urls import (
     bucket_name_problem,
     parse_service_url,
 )
+from ._xml import DoctypeRefused, local_name, parse_untrusted
 
 __all__ = [
     "CONNECTION_STRING_KEYS",
@@ -488,24 +488,7 @@ def _normalise_url(url: str) -> str:
 # --- config files ------------------------------------------------------------
 
 
-class _DoctypeFound(Exception):
-    """Internal: the document declares a DOCTYPE or an ENTITY."""
-
-
-def _refuse_doctype(data: bytes) -> None:
-    """Check well-formedness with expat, stopping at any DOCTYPE/ENTITY declaration."""
-
-    def found(*_args: object) -> None:
-        raise _DoctypeFound
-
-    parser = expat.ParserCreate()
-    parser.StartDoctypeDeclHandler = found
-    parser.EntityDeclHandler = found
-    parser.Parse(data, True)
-
-
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
+_local = local_name
 
 
 def _find_connection_string(data: bytes, name: str, where: str, wanted: str) -> str:
@@ -513,11 +496,10 @@ def _find_connection_string(data: bytes, name: str, where: str, wanted: str) -> 
         return ConfigurationError(f"{where} {message} (looking for {wanted})")
 
     try:
-        _refuse_doctype(data)
-        root = ET.fromstring(data)
-    except _DoctypeFound:
+        root = parse_untrusted(data)
+    except DoctypeRefused:
         raise error("declares a DOCTYPE or ENTITY, which is refused") from None
-    except (expat.ExpatError, ET.ParseError) as err:
+    except ET.ParseError as err:
         raise error(f"is not well-formed XML: {err}") from None
     if _local(root.tag) == "connectionStrings":
         sections = [root]

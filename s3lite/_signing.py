@@ -33,6 +33,7 @@ __all__ = [
     "STREAMING_PAYLOAD_TRAILER",
     "STREAMING_UNSIGNED_PAYLOAD_TRAILER",
     "UNSIGNED_PAYLOAD",
+    "Credentials",
     "HeaderSignature",
     "amz_date",
     "canonical_headers",

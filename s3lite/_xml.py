@@ -1,6 +1,6 @@
 """S3 XML bodies: build request documents, parse response documents.
 
-Rules:
+Rules of this module:
 - Pure and I/O-free (h11-style): bytes in, values out; stdlib only.
 - Parsing matches local names, so documents with or without the S3 namespace
   (``http://s3.amazonaws.com/doc/2006-03-01/``) read the same; unknown elements
@@ -47,6 +47,7 @@ from ._models import (
 
 __all__ = [
     "S3_NAMESPACE",
+    "DoctypeRefused",
     "ErrorInfo",
     "ListObjectsPage",
     "ListPartsPage",
@@ -56,6 +57,7 @@ __all__ = [
     "build_delete_objects",
     "build_lifecycle_configuration",
     "is_error_document",
+    "local_name",
     "parse_complete_multipart_upload",
     "parse_copy_object_result",
     "parse_copy_part_result",
@@ -67,6 +69,7 @@ __all__ = [
     "parse_list_multipart_uploads",
     "parse_list_objects_v2",
     "parse_list_parts",
+    "parse_untrusted",
     "quote_etag",
     "unquote_etag",
 ]
@@ -143,13 +146,30 @@ def quote_etag(value: str) -> str:
 # --------------------------------------------------------------------------- parsing core
 
 
-class _DoctypeRefused(Exception):
-    pass
+class DoctypeRefused(Exception):
+    """A document declared a DOCTYPE (and so, possibly, entities): refused unread."""
 
 
 class _TreeBuilder(ET.TreeBuilder):
     def doctype(self, name: str, pubid: str | None, system: str | None) -> None:
-        raise _DoctypeRefused(name)
+        raise DoctypeRefused(name)
+
+
+def parse_untrusted(data: bytes) -> ET.Element:
+    """Parse an XML document from outside, refusing any DOCTYPE before it is processed.
+
+    Raises ``DoctypeRefused`` or ``xml.etree.ElementTree.ParseError``; callers say
+    what the document was in their own error.
+    """
+    parser = ET.XMLParser(target=_TreeBuilder())
+    parser.feed(data)
+    root: ET.Element = parser.close()
+    return root
+
+
+def local_name(tag: str) -> str:
+    """An element's name without its namespace."""
+    return tag.rpartition("}")[2]
 
 
 def _lstrip(body: bytes) -> bytes:
@@ -162,11 +182,9 @@ def _parse(body: bytes) -> ET.Element:
     data = _lstrip(body)
     if not data:
         raise MalformedResponseError("empty response body where an XML document was expected")
-    parser = ET.XMLParser(target=_TreeBuilder())
     try:
-        parser.feed(data)
-        root = parser.close()
-    except _DoctypeRefused:
+        root = parse_untrusted(data)
+    except DoctypeRefused:
         raise MalformedResponseError(
             "response XML contains a DOCTYPE declaration, which is refused"
         ) from None
@@ -175,8 +193,7 @@ def _parse(body: bytes) -> ET.Element:
     return root
 
 
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
+_local = local_name
 
 
 def _children(parent: ET.Element, name: str) -> Iterator[ET.Element]:

@@ -169,7 +169,7 @@ async def text_mode_file(ctx: Ctx) -> object:
     await anyio.Path(path).write_text("text", encoding="utf-8")
     file = await anyio.to_thread.run_sync(lambda: open(path, encoding="utf-8"))  # noqa: SIM115
     try:
-        return await ctx.s3.put_object(ctx.bucket, "text-file", file)
+        return await ctx.s3.put_object(ctx.bucket, "text-file", bad(file))
     finally:
         file.close()
 
@@ -424,7 +424,7 @@ CASES: list[Case] = [
     ),
     Case(
         "body-text-stringio",
-        lambda c: c.s3.put_object(c.bucket, "k", io.StringIO("text")),
+        lambda c: c.s3.put_object(c.bucket, "k", bad(io.StringIO("text"))),
         InvalidRequestError,
         "binary mode",
     ),

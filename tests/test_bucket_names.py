@@ -48,7 +48,10 @@ INVALID = [
 
 
 def _connection_string(bucket: str) -> str:
-    return f"ServiceUrl=http://h; AccessKey=AKIATEST; SecretKey=test-secret-value; ObjectBucketName={bucket};"
+    return (
+        "ServiceUrl=http://h; AccessKey=AKIATEST; SecretKey=test-secret-value; "
+        f"ObjectBucketName={bucket};"
+    )
 
 
 @pytest.mark.parametrize("name", VALID)

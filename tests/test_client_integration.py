@@ -29,7 +29,9 @@ from s3lite import (
     ServiceError,
     SignatureDoesNotMatch,
 )
-from s3lite._checksums import Hasher
+from s3lite._body import Body
+from s3lite._checksums import ChecksumAlgorithm, Hasher
+from s3lite._options import PayloadSigning
 from tests.conftest import TestServer, empty_and_delete_bucket, unique_bucket_name
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -95,12 +97,13 @@ async def test_zero_byte_objects_round_trip_from_every_body_type(
 ) -> None:
     empty = tmp_path / "empty"
     empty.write_bytes(b"")
-    body: object = {
+    bodies: dict[str, Body] = {
         "bytes": b"",
         "file": io.BytesIO(b""),
         "path": empty,
         "generator": chunks_of(b"", 1),
-    }[source]
+    }
+    body = bodies[source]
     result = await s3.put_object(bucket, "empty", body)
     assert result.size == 0
     assert (await s3.head_object(bucket, "empty")).size == 0
@@ -134,7 +137,7 @@ async def test_large_file_upload_uses_ranged_parts_and_round_trips(
 
 @pytest.mark.parametrize("signing", ["signed", "unsigned"])
 async def test_both_payload_signing_modes_are_accepted(
-    s3_server: TestServer, bucket: str, tmp_path: Path, signing: str
+    s3_server: TestServer, bucket: str, tmp_path: Path, signing: PayloadSigning
 ) -> None:
     data = pattern(3 * MiB + 1, seed=3)
     path = tmp_path / "body"
@@ -149,7 +152,11 @@ async def test_both_payload_signing_modes_are_accepted(
 @pytest.mark.parametrize("checksum", ["crc32", "sha256", "md5", None])
 @pytest.mark.parametrize("signing", ["signed", "unsigned"])
 async def test_every_checksum_mode_stores_the_right_checksum_and_reads_back(
-    s3_server: TestServer, bucket: str, tmp_path: Path, checksum: str | None, signing: str
+    s3_server: TestServer,
+    bucket: str,
+    tmp_path: Path,
+    checksum: ChecksumAlgorithm | None,
+    signing: PayloadSigning,
 ) -> None:
     small, large = pattern(300_000, seed=1), pattern(11 * MiB + 5, seed=2)
     path = tmp_path / "large"

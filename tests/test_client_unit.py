@@ -656,7 +656,11 @@ async def test_file_shrinking_during_a_multipart_upload_raises_and_aborts(tmp_pa
         return None
 
     fake = FakeS3(intercept)
-    options = {"multipart_threshold": 5 * MiB + 1, "part_size": 5 * MiB, "max_concurrency": 1}
+    options: dict[str, Any] = {
+        "multipart_threshold": 5 * MiB + 1,
+        "part_size": 5 * MiB,
+        "max_concurrency": 1,
+    }
     async with mock_client(fake, **options) as s3:
         with pytest.raises(BaseException) as info:
             await s3.put_object(BUCKET, "obj", path)

@@ -6,7 +6,6 @@ error message or repr may ever contain the secret key or the session token.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -14,7 +13,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from s3lite._urls import bucket_name_problem
 from s3lite._connstring import (
     CONNECTION_STRING_KEYS,
     ConnectionSettings,
@@ -22,6 +20,7 @@ from s3lite._connstring import (
     read_connection_config,
 )
 from s3lite._exceptions import ConfigurationError, S3Error
+from s3lite._urls import bucket_name_problem
 
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY="
 TOKEN = "FwoGZXIvYXdzEXAMPLESESSIONTOKEN0123456789"

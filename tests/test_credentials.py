@@ -96,7 +96,8 @@ async def _sent_token(build: Callable[[httpx.AsyncClient], S3Client]) -> str | N
         client = build(http)
         async with client:
             await client.delete_object("files", "k")
-    return seen[0].headers.get("x-amz-security-token")
+    token: str | None = seen[0].headers.get("x-amz-security-token")
+    return token
 
 
 @pytest.mark.anyio

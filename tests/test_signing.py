@@ -262,7 +262,7 @@ def test_normalize_path_removes_dot_segments_and_empty_segments() -> None:
 # --- botocore as an oracle -------------------------------------------------------------
 
 key_text = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=40
+    st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=40
 )
 header_value = st.text(
     st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=0, max_size=30

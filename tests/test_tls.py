@@ -15,13 +15,12 @@ from pathlib import Path
 
 import anyio
 import pytest
+import trustme
 from anyio.abc import ByteStream, SocketAttribute
 from anyio.streams.tls import TLSListener
 
 from s3lite import CertificateError, S3Client, TransportError
 from tests.conftest import TestServer
-
-trustme = pytest.importorskip("trustme")
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 

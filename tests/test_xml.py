@@ -12,12 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from s3lite._exceptions import (
-    InternalError,
     InvalidRequestError,
-    NoSuchUpload,
+    MalformedResponseError,
     S3Error,
-    ServiceError,
-    SlowDown,
 )
 from s3lite._models import (
     CommonPrefix,
@@ -29,7 +26,6 @@ from s3lite._models import (
 from s3lite._xml import (
     S3_NAMESPACE,
     ErrorInfo,
-    MalformedResponseError,
     build_complete_multipart_upload,
     build_create_bucket_configuration,
     build_delete_objects,
@@ -787,7 +783,7 @@ def test_parse_list_buckets(ns: bool) -> None:
 
 def _botocore_parse(operation: str, body: bytes) -> dict[str, Any]:
     botocore_session = pytest.importorskip("botocore.session")
-    from botocore.parsers import create_parser  # type: ignore[import-untyped]
+    from botocore.parsers import create_parser
 
     model = botocore_session.get_session().get_service_model("s3").operation_model(operation)
     response = {"body": body, "headers": {}, "status_code": 200}
