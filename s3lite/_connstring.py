@@ -81,6 +81,19 @@ _KEY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")
 _REGION = re.compile(r"[a-z0-9-]+")
 
 
+_FIELD_KEYS = {
+    "service_url": "ServiceUrl",
+    "access_key": "AccessKey",
+    "secret_key": "SecretKey",
+    "object_bucket": "ObjectBucketName",
+    "recycle_bucket": "RecycleBucketName",
+    "region": "Region",
+    "addressing_style": "AddressingStyle",
+    "session_token": "SessionToken",
+}
+_FIELD_LABELS = {name: f"{name} ({key})" for name, key in _FIELD_KEYS.items()}
+
+
 class _BadValue(Exception):
     """Internal: a value failed a check; the message says why (never echoes secrets)."""
 
@@ -104,32 +117,33 @@ class ConnectionSettings:
     session_token: str | None = None
 
     def __post_init__(self) -> None:
+        # The only validation of settings; a parsed string gets the same checks here,
+        # with its messages relabelled by ``_build`` (``AccessKey (from ...)``).
+        label = _FIELD_LABELS
         try:
             url = _normalise_url(self.service_url)
         except _BadValue as bad:
-            raise ConfigurationError(f"service_url (ServiceUrl) {bad}") from None
+            raise ConfigurationError(f"{label['service_url']} {bad}") from None
         object.__setattr__(self, "service_url", url)
         checks: list[tuple[str, str | None]] = [
-            ("access_key (AccessKey)", _token_problem(self.access_key)),
-            ("secret_key (SecretKey)", _secret_problem(self.secret_key)),
-            ("object_bucket (ObjectBucketName)", _bucket_problem(self.object_bucket)),
-            ("region (Region)", _region_problem(self.region)),
+            ("access_key", _token_problem(self.access_key)),
+            ("secret_key", _secret_problem(self.secret_key)),
+            ("object_bucket", _bucket_problem(self.object_bucket)),
+            ("region", _region_problem(self.region)),
         ]
         if self.recycle_bucket is not None:
-            checks.append(
-                ("recycle_bucket (RecycleBucketName)", _bucket_problem(self.recycle_bucket))
-            )
+            checks.append(("recycle_bucket", _bucket_problem(self.recycle_bucket)))
         if self.session_token is not None:
-            checks.append(("session_token (SessionToken)", _token_problem(self.session_token)))
+            checks.append(("session_token", _token_problem(self.session_token)))
         if self.addressing_style not in _STYLES:
-            checks.append(("addressing_style (AddressingStyle)", "must be auto, path or virtual"))
-        for label, problem in checks:
+            checks.append(("addressing_style", "must be auto, path or virtual"))
+        for name, problem in checks:
             if problem is not None:
-                raise ConfigurationError(f"{label} {problem}")
+                raise ConfigurationError(f"{label[name]} {problem}")
         if self.recycle_bucket == self.object_bucket:
             raise ConfigurationError(
-                "recycle_bucket (RecycleBucketName) must differ from "
-                f"object_bucket (ObjectBucketName); both are {_show(self.object_bucket)}"
+                f"{label['recycle_bucket']} must differ from {label['object_bucket']}; "
+                f"both are {_show(self.object_bucket)}"
             )
 
     def __repr__(self) -> str:
@@ -350,11 +364,10 @@ def _build(values: dict[str, str], environ: Mapping[str, str], fail: _Fail) -> C
     for key in ("ServiceUrl", "ObjectBucketName"):
         if key not in values:
             raise fail(f"{key} is missing; it is required")
-    try:
-        service_url = _normalise_url(values["ServiceUrl"])
+    try:  # the URL first: user info in it is the mistake to report, not missing keys
+        _normalise_url(values["ServiceUrl"])
     except _BadValue as bad:
         raise fail(f"ServiceUrl {bad}") from None
-
     try:
         resolved = resolve_credentials(
             values.get("AccessKey"),
@@ -365,47 +378,32 @@ def _build(values: dict[str, str], environ: Mapping[str, str], fail: _Fail) -> C
         )
     except ConfigurationError as err:
         raise fail(str(err)) from None
-    credentials = resolved.credentials
-    access_key, secret_key = credentials.access_key, credentials.secret_key
-    session_token = credentials.session_token
-    access_label, secret_label, token_label = "AccessKey", "SecretKey", "SessionToken"
-    if resolved.origin == "environment":
-        access_label = "AccessKey (from AWS_ACCESS_KEY_ID)"
-        secret_label = "SecretKey (from AWS_SECRET_ACCESS_KEY)"
-        token_label = "SessionToken (from AWS_SESSION_TOKEN)"
-
     region, variable = resolve_region(values.get("Region"), environ)
-    region_label = f"Region (from {variable})" if variable else "Region"
-
-    object_bucket = values["ObjectBucketName"]
-    recycle_bucket = values.get("RecycleBucketName")
-    checks: list[tuple[str, str | None]] = [
-        (access_label, _token_problem(access_key)),
-        (secret_label, _secret_problem(secret_key)),
-        ("ObjectBucketName", _bucket_problem(object_bucket)),
-        (region_label, _region_problem(region)),
-    ]
-    if recycle_bucket is not None:
-        checks.append(("RecycleBucketName", _bucket_problem(recycle_bucket)))
-    if session_token is not None:
-        checks.append((token_label, _token_problem(session_token)))
-    for label, problem in checks:
-        if problem is not None:
-            raise fail(f"{label} {problem}")
-    if recycle_bucket == object_bucket:
-        raise fail(
-            f"RecycleBucketName must differ from ObjectBucketName; both are {_show(object_bucket)}"
+    # How each field is named in messages: by its key, and by where it came from.
+    labels = dict(_FIELD_KEYS)
+    if resolved.origin == "environment":
+        labels["access_key"] = "AccessKey (from AWS_ACCESS_KEY_ID)"
+        labels["secret_key"] = "SecretKey (from AWS_SECRET_ACCESS_KEY)"
+        labels["session_token"] = "SessionToken (from AWS_SESSION_TOKEN)"
+    if variable:
+        labels["region"] = f"Region (from {variable})"
+    credentials = resolved.credentials
+    try:
+        return ConnectionSettings(
+            service_url=values["ServiceUrl"],
+            access_key=credentials.access_key,
+            secret_key=credentials.secret_key,
+            object_bucket=values["ObjectBucketName"],
+            recycle_bucket=values.get("RecycleBucketName"),
+            region=region,
+            addressing_style=_addressing_style(values, fail),
+            session_token=credentials.session_token,
         )
-    return ConnectionSettings(
-        service_url=service_url,
-        access_key=access_key,
-        secret_key=secret_key,
-        object_bucket=object_bucket,
-        recycle_bucket=recycle_bucket,
-        region=region,
-        addressing_style=_addressing_style(values, fail),
-        session_token=session_token,
-    )
+    except ConfigurationError as err:
+        message = str(err)
+        for name, label in _FIELD_LABELS.items():
+            message = message.replace(label, labels[name])
+        raise fail(message) from None
 
 
 def _addressing_style(values: Mapping[str, str], fail: _Fail) -> AddressingStyle:
