@@ -62,6 +62,7 @@ from ._models import (
     PutObjectResult,
 )
 from ._multipart import MAX_PARTS, copy_multipart, upload_multipart
+from ._options import ClientOptions
 from ._payload import EMPTY, Payload, PayloadSigning, payload_for_source
 from ._retry import RetryPolicy, is_retryable
 from ._signing import (
@@ -292,8 +293,17 @@ class S3Client:
     # --- construction and lifecycle ------------------------------------------------
 
     @classmethod
-    def from_settings(cls, settings: ConnectionSettings, **options: object) -> S3Client:
-        """Build a client from parsed connection settings (options as in ``__init__``)."""
+    def from_settings(
+        cls,
+        settings: ConnectionSettings,
+        *,
+        options: ClientOptions | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> S3Client:
+        """Build a client from parsed connection settings and ``ClientOptions``."""
+        # Throwaway shim onto the current keyword __init__ (replaced with the options refactor).
+        o = options if options is not None else ClientOptions()
+        t = o.transfer
         return cls(
             settings.service_url,
             access_key=settings.access_key,
@@ -301,13 +311,31 @@ class S3Client:
             session_token=settings.session_token,
             region=settings.region,
             addressing_style=settings.addressing_style,
-            **options,  # type: ignore[arg-type]
+            timeout=o.timeout,
+            connect_timeout=o.connect_timeout,
+            max_connections=o.max_connections,
+            retry=o.retry,
+            payload_signing=o.payload_signing,
+            checksum=o.checksum,
+            verify=o.verify,
+            multipart_threshold=t.multipart_threshold,
+            part_size=t.part_size,
+            max_concurrency=t.max_concurrency,
+            max_buffer_size=t.max_buffer_size,
+            copy_threshold=t.copy_threshold,
+            copy_part_size=t.copy_part_size,
+            http_client=http_client,
         )
 
     @classmethod
     def from_connection_string(cls, text: str, **options: object) -> S3Client:
         """Build a client from ``ServiceUrl=...; AccessKey=...; SecretKey=...; ...``."""
-        return cls.from_settings(parse_connection_string(text), **options)
+        http_client = options.pop("http_client", None)
+        return cls.from_settings(
+            parse_connection_string(text),
+            options=ClientOptions().with_changes(**options),
+            http_client=http_client,  # type: ignore[arg-type]
+        )
 
     @property
     def endpoint(self) -> str:

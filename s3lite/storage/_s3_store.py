@@ -18,9 +18,10 @@ from uuid import UUID
 
 import anyio
 
-from s3lite._client import MIN_PART_SIZE, S3Client
+from s3lite._client import S3Client
 from s3lite._exceptions import NoSuchBucket, NoSuchKey, NoSuchUpload
 from s3lite._models import CompletedPart
+from s3lite._options import MIN_PART_SIZE
 
 from ._errors import ContentMissing, StorageNotConfigured
 from ._models import S3, StorageCode

@@ -27,10 +27,11 @@ from uuid import UUID, uuid4
 import anyio
 import anyio.to_thread
 
-from s3lite._client import MIN_PART_SIZE, S3Client
+from s3lite._client import S3Client
 from s3lite._connstring import ConnectionSettings, parse_connection_string, read_connection_config
 from s3lite._exceptions import IntegrityError
 from s3lite._models import LifecycleRule
+from s3lite._options import MAX_SINGLE_PUT, MIN_PART_SIZE, ClientOptions
 
 from ._database_store import DatabaseStore
 from ._errors import (
@@ -124,7 +125,9 @@ class FileStorage:
     ObjectBucketName=...; RecycleBucketName=...;``) or ``config_file`` (a
     ``ConnectionStrings.config`` with ``<add name="s3Connection" .../>``) to connect
     S3.  ``ActiveFileContentStorage`` (``set_active_storage``) chooses where new
-    files go; every file remembers the store that holds it.
+    files go; every file remembers the store that holds it.  ``s3_options`` (a
+    ``ClientOptions``: timeouts, retries, payload signing, checksum, part
+    sizes) tunes the S3 client; ``part_size`` is the part size of ``begin_upload``.
     """
 
     def __init__(
@@ -136,6 +139,7 @@ class FileStorage:
         connection_name: str = "s3Connection",
         chunk_size: int = CHUNK_SIZE,
         part_size: int = MIN_PART_SIZE,
+        s3_options: ClientOptions | None = None,
     ) -> None:
         if connection_string is not None and config_file is not None:
             raise StorageAlreadyConfigured(
@@ -153,8 +157,13 @@ class FileStorage:
             )
         if not 64 * 1024 <= chunk_size <= 64 * 1024 * 1024:
             raise InvalidStorageRequest("chunk_size must be between 64 KiB and 64 MiB")
-        if not MIN_PART_SIZE <= part_size <= 5 * 1024**3:
+        if not MIN_PART_SIZE <= part_size <= MAX_SINGLE_PUT:
             raise InvalidStorageRequest("part_size must be between 5 MiB and 5 GiB")
+        if s3_options is not None and not isinstance(s3_options, ClientOptions):
+            raise InvalidStorageRequest(
+                f"s3_options must be a ClientOptions, not {type(s3_options).__name__}"
+            )
+        self._s3_options = s3_options
         self._settings = connection_string
         self._config_file = config_file
         self._connection_name = connection_name
@@ -240,7 +249,7 @@ class FileStorage:
                 f"stored there; refusing to connect a second one ({identity}). Migrate the "
                 "files to Database first, or use another database"
             )
-        client = S3Client.from_settings(settings)
+        client = S3Client.from_settings(settings, options=self._s3_options)
         await client.__aenter__()
         self._s3 = S3Store(
             client, settings.object_bucket, settings.recycle_bucket, part_size=self._part_size
