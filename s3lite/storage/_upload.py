@@ -16,6 +16,7 @@ import logging
 from collections.abc import AsyncIterable, Awaitable, Callable
 from contextlib import aclosing
 from types import TracebackType
+from typing import Final, Literal
 from uuid import UUID, uuid4
 
 import anyio
@@ -25,11 +26,23 @@ from ._metadata import Metadata
 from ._models import FileInfo
 from ._stores import ContentStore, Digest, PartWriter, digested
 
-__all__ = ["Upload", "discard_upload", "store_new_file"]
+__all__ = ["Upload", "UploadState", "discard_upload", "store_new_file"]
 
 logger = logging.getLogger("s3lite.storage")
 
 _CLEANUP_SECONDS = 30.0
+
+UploadState = Literal["new", "writing", "complete", "aborted"]
+"""``new`` until the first part (no row yet); ``writing`` once the row and the store's
+writer exist; ``complete`` or ``aborted`` for good."""
+
+_TRANSITIONS: Final[dict[UploadState, frozenset[UploadState]]] = {
+    "new": frozenset({"writing", "aborted"}),
+    "writing": frozenset({"complete", "aborted"}),
+    "complete": frozenset(),
+    "aborted": frozenset(),
+}
+"""Where an ``Upload`` may go from each state; anything else is a ``RuntimeError``."""
 
 
 async def discard_upload(meta: Metadata, store: ContentStore, file_id: UUID) -> None:
@@ -97,11 +110,21 @@ class Upload:
         self._digest = Digest(progress)
         self._store: ContentStore | None = None
         self._writer: PartWriter | None = None
-        self._state = "new"  # new -> writing -> complete | aborted
+        self._state: UploadState = "new"
         self._lock = anyio.Lock()
 
     def __repr__(self) -> str:
         return f"<Upload {self.id} {self._name!r} {self._state}, {self._digest.size} bytes>"
+
+    @property
+    def state(self) -> UploadState:
+        """Where the upload is: ``new``, ``writing``, ``complete`` or ``aborted``."""
+        return self._state
+
+    def _enter(self, state: UploadState) -> None:
+        if state not in _TRANSITIONS[self._state]:
+            raise RuntimeError(f"this upload is {self._state}")
+        self._state = state
 
     @property
     def size(self) -> int:
@@ -111,11 +134,16 @@ class Upload:
     async def _start(self) -> PartWriter:
         if self._state == "writing" and self._writer is not None:
             return self._writer
-        if self._state != "new":
-            raise RuntimeError(f"this upload is {self._state}")
-        store = await self._choose_store()
-        await self._meta.insert(self.id, self._owner[0], self._owner[1], self._name, store.code)
-        self._store, self._state = store, "writing"
+        self._enter("writing")  # a RuntimeError unless new
+        try:
+            store = await self._choose_store()
+            await self._meta.insert(
+                self.id, self._owner[0], self._owner[1], self._name, store.code
+            )
+        except BaseException:
+            self._state = "new"  # nothing was written: the upload may be tried again
+            raise
+        self._store = store
         try:
             self._writer = await store.begin_write(self.id)
         except BaseException:
@@ -124,7 +152,7 @@ class Upload:
         return self._writer
 
     async def _fail(self) -> None:
-        self._state = "aborted"
+        self._enter("aborted")
         with anyio.move_on_after(_CLEANUP_SECONDS, shield=True):
             if self._writer is not None:
                 try:
@@ -159,14 +187,14 @@ class Upload:
             except BaseException:
                 await self._fail()
                 raise
-            self._state = "complete"
+            self._enter("complete")
             return self.info
 
     async def abort(self) -> None:
         """Discard the upload; safe to call more than once."""
         with anyio.move_on_after(_CLEANUP_SECONDS, shield=True):
             async with self._lock:
-                if self._state in ("new", "writing"):
+                if "aborted" in _TRANSITIONS[self._state]:
                     await self._fail()
 
     async def __aenter__(self) -> Upload:
