@@ -25,6 +25,7 @@ from typing import Any, NoReturn, TextIO
 import anyio
 import anyio.to_thread
 
+from s3lite._body import Body
 from s3lite._exceptions import ConfigurationError, S3Error
 from s3lite._options import ClientOptions
 from s3lite.storage import (
@@ -170,7 +171,7 @@ async def _put(fs: FileStorage, args: argparse.Namespace, console: _Console) -> 
     if args.path == "-":
         if not args.name:
             raise InvalidStorageRequest("reading from stdin ('-') needs --name")
-        content: object = sys.stdin.buffer
+        content: Body = sys.stdin.buffer
         total = None
     else:
         path = Path(args.path)

@@ -71,10 +71,7 @@ class FileReader:
 
     async def read(self) -> bytes:
         """The whole content."""
-        data = bytearray()
-        async for chunk in self:
-            data += chunk
-        return bytes(data)
+        return b"".join([chunk async for chunk in self])
 
     async def aclose(self) -> None:
         """Stop reading and release the stream; safe to call more than once."""

@@ -26,6 +26,7 @@ from uuid import UUID, uuid4
 import anyio
 import anyio.to_thread
 
+from s3lite._body import Body
 from s3lite._client import S3Client
 from s3lite._connstring import ConnectionSettings, parse_connection_string, read_connection_config
 from s3lite._exceptions import IntegrityError
@@ -78,7 +79,7 @@ from ._retention import (
 )
 from ._s3_store import S3Store
 from ._sqlite import Database
-from ._stores import CHUNK_SIZE, ContentStore, content_chunks
+from ._stores import CHUNK_SIZE, ContentStore
 from ._upload import Upload, discard_upload, store_new_file
 
 __all__ = ["S3_STORAGE", "FileStorage"]
@@ -334,22 +335,22 @@ class FileStorage(AsyncResource):
         schema: str,
         record_id: UUID | str,
         name: str,
-        content: object,
+        content: Body,
         *,
         progress: Callable[[int], object] | None = None,
     ) -> FileInfo:
         """Store a new file for the record ``(schema, record_id)`` in the active store.
 
         ``content``: bytes, a path (``os.PathLike``), a binary file or an async
-        iterable of bytes; it is streamed, never held whole.  ``progress`` is called
-        with the number of bytes stored so far.
+        iterable of bytes; it is handed to the store once and never held whole (bytes,
+        paths and seekable files stay replayable, so S3 gets concurrent parts).
+        ``progress`` is called with the number of bytes read so far.
         """
         self._check_open()
         owner = check_owner(schema, record_id)
         name = check_file_name(name)
         store = await self._new_file_store()
-        async with aclosing(content_chunks(content, self._database_store.chunk_size)) as chunks:
-            return await store_new_file(self._meta, store, owner, name, chunks, progress=progress)
+        return await store_new_file(self._meta, store, owner, name, content, progress=progress)
 
     def begin_upload(
         self,

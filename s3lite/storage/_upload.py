@@ -4,8 +4,9 @@ Rules of this module:
 - A new file's row is inserted as ``uploading`` before any content is written and
   becomes ``active`` (with its size and SHA-256) only after the store holds all of
   it: readers never see a partial file.
-- Size and SHA-256 are computed from the bytes as they pass through, never by
-  reading the content back.
+- Size and SHA-256 are computed from the caller's bytes (as they pass through, or
+  in one pass before a replayable body is handed on), never by reading the stored
+  content back.
 - On any failure or cancellation the partial content and the row are discarded
   (shielded); what a crash leaves behind, ``repair`` discards later.
 """
@@ -13,18 +14,19 @@ Rules of this module:
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterable, Awaitable, Callable
-from contextlib import aclosing
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Final, Literal
 from uuid import UUID, uuid4
 
 import anyio
 
+from s3lite._body import Body, Buffer
+
 from ._errors import FileNotFoundInStorage, InvalidStorageRequest
 from ._metadata import Metadata
 from ._models import FileInfo
-from ._stores import ContentStore, Digest, PartWriter, digested
+from ._stores import Content, ContentStore, Digest, PartWriter
 
 __all__ = ["Upload", "UploadState", "discard_upload", "store_new_file"]
 
@@ -67,19 +69,19 @@ async def store_new_file(
     store: ContentStore,
     owner: tuple[str, str],
     name: str,
-    chunks: AsyncIterable[bytes],
+    body: Body,
     *,
     file_id: UUID | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> FileInfo:
-    """Store a new file from a stream of chunks; its ``FileInfo`` when done."""
+    """Store a new file from any accepted body, handed to the store once; its
+    ``FileInfo`` when done."""
     file_id = uuid4() if file_id is None else file_id
-    digest = Digest(progress)
+    content = Content(body, Digest(progress))
     await meta.insert(file_id, owner[0], owner[1], name, store.code)
     try:
-        async with aclosing(digested(chunks, digest)) as stream:
-            await store.write(file_id, stream)
-        return await _finish(meta, file_id, digest)
+        await store.write(file_id, content)
+        return await _finish(meta, file_id, content.digest)
     except BaseException:
         await discard_upload(meta, store, file_id)
         raise
@@ -137,9 +139,7 @@ class Upload:
         self._enter("writing")  # a RuntimeError unless new
         try:
             store = await self._choose_store()
-            await self._meta.insert(
-                self.id, self._owner[0], self._owner[1], self._name, store.code
-            )
+            await self._meta.insert(self.id, self._owner[0], self._owner[1], self._name, store.code)
         except BaseException:
             self._state = "new"  # nothing was written: the upload may be tried again
             raise
@@ -162,14 +162,14 @@ class Upload:
             if self._store is not None:
                 await discard_upload(self._meta, self._store, self.id)
 
-    async def write(self, data: bytes) -> None:
-        """Append one part (any size)."""
+    async def write(self, data: Buffer) -> None:
+        """Append one part (any size; the buffer is not kept after the call)."""
         if not isinstance(data, bytes | bytearray | memoryview):
             raise InvalidStorageRequest(f"a part must be bytes, not {type(data).__name__}")
         async with self._lock:
             writer = await self._start()
             try:
-                await writer.write(bytes(data))
+                await writer.write(data)
             except BaseException:
                 await self._fail()
                 raise
