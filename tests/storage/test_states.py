@@ -106,3 +106,14 @@ def test_connection_string_and_config_file_together_is_a_usage_error(database: P
     with pytest.raises(InvalidStorageRequest, match="not both") as caught:
         FileStorage(database, "ServiceUrl=http://x", config_file="ConnectionStrings.config")
     assert isinstance(caught.value, ValueError)
+
+
+async def test_leaving_a_reader_block_closes_its_stream(database: Path) -> None:
+    async with FileStorage(database) as fs:
+        info = await fs.upload("ActivityFile", uuid.uuid4(), "a.bin", b"x" * (3 * 1024 * 1024))
+        async with fs.open(info.id) as reader:
+            assert reader.info == info
+            async for _ in reader:
+                break
+        assert reader._iterator is not None and reader._iterator.ag_frame is None
+        await reader.aclose()  # again: nothing happens
