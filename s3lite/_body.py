@@ -27,7 +27,9 @@ from ._exceptions import IntegrityError, InvalidRequestError
 __all__ = ["MIN_PIECE", "Body", "Buffer", "ChunksSource", "Source", "StreamSource", "make_source"]
 
 Buffer = bytes | bytearray | memoryview
-Body = Union[bytes, bytearray, memoryview, "os.PathLike[str]", IO[bytes], AsyncIterable[bytes]]
+Body = Union[
+    bytes, bytearray, memoryview, "os.PathLike[str]", IO[bytes], AsyncIterable[Buffer]
+]
 
 READ_SIZE = 1024 * 1024
 MIN_PIECE = 64 * 1024

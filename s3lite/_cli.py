@@ -25,7 +25,9 @@ from typing import Any, NoReturn, TextIO
 import anyio
 import anyio.to_thread
 
-from s3lite._exceptions import S3Error
+from s3lite._body import Body
+from s3lite._exceptions import ConfigurationError, S3Error
+from s3lite._options import ClientOptions
 from s3lite.storage import (
     DATABASE,
     FEATURES,
@@ -169,7 +171,7 @@ async def _put(fs: FileStorage, args: argparse.Namespace, console: _Console) -> 
     if args.path == "-":
         if not args.name:
             raise InvalidStorageRequest("reading from stdin ('-') needs --name")
-        content: object = sys.stdin.buffer
+        content: Body = sys.stdin.buffer
         total = None
     else:
         path = Path(args.path)
@@ -359,6 +361,20 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text}")
+    return value
+
+
+_CHECKSUMS = ("crc32", "sha256", "md5", "none")
+_PAYLOAD_SIGNING = ("auto", "signed", "unsigned")
+
+
 def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     def default(value: object) -> object:
         return argparse.SUPPRESS if suppress else value
@@ -388,6 +404,27 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         metavar="NAME",
         default=default("s3Connection"),
         help="the entry to read from --config (default: s3Connection)",
+    )
+    client = parser.add_argument_group("S3 client options")
+    client.add_argument(
+        "--checksum",
+        choices=_CHECKSUMS,
+        default=default(None),
+        help="checksum sent with every upload to S3 (default: crc32; none: no checksum)",
+    )
+    client.add_argument(
+        "--payload-signing",
+        choices=_PAYLOAD_SIGNING,
+        default=default(None),
+        help="auto (the default): sign bodies over http, UNSIGNED-PAYLOAD over https; "
+        "signed or unsigned: always",
+    )
+    client.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        default=default(None),
+        help="S3 read/write timeout per request (default: 60)",
     )
     group.add_argument(
         "--progress",
@@ -570,6 +607,23 @@ def _connection(args: argparse.Namespace) -> tuple[str | None, str | None]:
     return text, None
 
 
+def _client_options(args: argparse.Namespace) -> ClientOptions | None:
+    """The S3 client options given on the command line (``None``: all defaults)."""
+    changes: dict[str, object] = {}
+    if args.checksum is not None:
+        changes["checksum"] = None if args.checksum == "none" else args.checksum
+    if args.payload_signing is not None:
+        changes["payload_signing"] = args.payload_signing
+    if args.timeout is not None:
+        changes["timeout"] = args.timeout
+    if not changes:
+        return None
+    try:
+        return ClientOptions().with_changes(**changes)
+    except ConfigurationError as error:
+        raise _UsageError(str(error)) from None
+
+
 class _UsageError(Exception):
     """Options that argparse accepted but that do not fit together."""
 
@@ -592,6 +646,7 @@ async def _run(args: argparse.Namespace, console: _Console) -> int:
         text,
         config_file=config,
         connection_name=args.connection_name,
+        s3_options=_client_options(args),
     ) as fs:
         return await handler(fs, args, console)
 

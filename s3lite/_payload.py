@@ -254,8 +254,10 @@ async def _in_memory(source: BytesSource, start: int, size: int, plan: PayloadPl
     if algorithm is not None:
         value = await _in_thread_if_large(size, functools.partial(Hasher.of, algorithm, view))
     extra: Headers = ((header_for(algorithm), value),) if algorithm and value else ()
-    whole = isinstance(source.view.obj, bytes) and size == len(source.view)
-    body: bytes | None = source.view.obj if whole else None  # type: ignore[assignment]
+    # A range that is a whole ``bytes`` object goes out as that object (no copy below).
+    obj = source.view.obj
+    whole = isinstance(obj, bytes) and start == 0 and size == len(obj) == len(source.view)
+    body: bytes | None = obj if whole else None  # type: ignore[assignment]
     return Payload(
         (("content-length", str(size)), *extra),
         digest,

@@ -230,3 +230,53 @@ def test_errors_are_reported_with_a_status_and_without_secrets(
     code, _, err = run(capsys, "ls", "--connection-string", bad, "--config", "x.config")
     assert code == 2 and "not both" in err
     assert secret not in err
+
+
+def test_client_options_flags_are_documented_and_parsed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from s3lite._cli import _client_options, build_parser
+    from s3lite._options import ClientOptions
+
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for flag in ("--checksum", "--payload-signing", "--timeout SECONDS", "crc32,sha256,md5,none"):
+        assert flag in out
+    parser = build_parser()
+    assert _client_options(parser.parse_args(["ls"])) is None
+    options = _client_options(
+        parser.parse_args(
+            ["ls", "--checksum", "none", "--payload-signing", "unsigned", "--timeout", "2.5"]
+        )
+    )
+    assert options == ClientOptions(checksum=None, payload_signing="unsigned", timeout=2.5)
+    before = _client_options(parser.parse_args(["--checksum", "sha256", "ls"]))
+    assert before is not None and before.checksum == "sha256"
+    for bad in (["--timeout", "0"], ["--timeout", "x"], ["--checksum", "crc64"]):
+        code, _, err = run(capsys, "ls", *bad)
+        assert code == 2 and "error" in err
+
+
+def test_the_timeout_flag_reaches_the_s3_client(
+    capsys: pytest.CaptureFixture[str], connection_string: str
+) -> None:
+    Path("a.txt").write_bytes(b"x" * 1000)
+    common = ("--connection-string", connection_string)
+    assert run(capsys, *common, "active-storage", "S3")[0] == 0
+    code, _, err = run(
+        capsys, *common, "--timeout", "0.000001", "put", "ActivityFile", RECORD, "a.txt"
+    )
+    assert code == 1 and "s3lite: error:" in err and "time" in err.lower()
+    code, out, _ = run(
+        capsys,
+        *common,
+        "--timeout",
+        "30",
+        "--checksum",
+        "none",
+        "put",
+        "ActivityFile",
+        RECORD,
+        "a.txt",
+    )
+    assert code == 0 and out.strip()

@@ -154,3 +154,15 @@ async def test_chunk_sizes_on_the_wire_match_the_planned_pieces() -> None:
     assert len(wire) == encoded_length_of(
         sizes, signed=False, trailers=[("x-amz-checksum-crc32", "A" * 8)]
     )
+
+
+@pytest.mark.anyio
+async def test_a_view_of_part_of_a_bytes_object_sends_only_that_part() -> None:
+    # Found failing: the check for "the whole bytes object" compared the range with
+    # the view's length, not the object's, and sent all 100 bytes for a 60-byte view.
+    data = bytes(range(100))
+    source = BytesSource(memoryview(data)[20:80])
+    payload = await payload_for_source(source, 0, 60, signed=False, checksum=None)
+    assert await _wire(payload.open(_signature(), b"k" * 32)) == data[20:80]
+    whole = await payload_for_source(BytesSource(data), 0, 100, signed=False, checksum=None)
+    assert whole.open(_signature(), b"k" * 32) is data  # the object itself: no copy

@@ -2,7 +2,8 @@
 
 Rules of this module:
 - It owns the ``file_content`` and ``file_chunks`` tables.  Content is written and
-  read one chunk (about 1 MiB) per call: never one giant blob in memory.
+  read one chunk (about 1 MiB) per call: never one giant blob in memory.  Chunks
+  are cut by the shared ``Rechunker``.
 - A content row is ``complete`` only after its last chunk: a crash mid-write leaves
   an incomplete row that reads refuse and the next write or ``discard`` replaces.
 - Recycling flips the row's ``area`` between ``objects`` and ``recycle`` in one
@@ -12,19 +13,21 @@ Rules of this module:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncGenerator, AsyncIterable
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Final
 from uuid import UUID
 
 import anyio
 
+from s3lite._body import Buffer
 from s3lite._exceptions import StorageError
 
 from ._errors import ContentMissing
 from ._metadata import now
 from ._models import DATABASE, StorageCode
 from ._sqlite import Database, transaction
-from ._stores import CHUNK_SIZE
+from ._stores import CHUNK_SIZE, Content, Rechunker
 
 __all__ = ["DatabaseStore"]
 
@@ -43,7 +46,7 @@ def _begin(conn: sqlite3.Connection, file_id: str) -> None:
         conn.execute("INSERT INTO file_content (file_id, area) VALUES (?, 'objects')", (file_id,))
 
 
-def _append(conn: sqlite3.Connection, file_id: str, seq: int, data: bytes) -> None:
+def _append(conn: sqlite3.Connection, file_id: str, seq: int, data: Buffer) -> None:
     with transaction(conn):
         conn.execute(
             "INSERT INTO file_chunks (file_id, seq, data) VALUES (?, ?, ?)", (file_id, seq, data)
@@ -150,11 +153,12 @@ class DatabaseStore:
                 raise ContentMissing(file_id, f"{_WHERE} (removed while it was read)")
             yield data
 
-    async def write(self, file_id: UUID, chunks: AsyncIterable[bytes]) -> None:
+    async def write(self, file_id: UUID, content: Content) -> None:
         writer = await self.begin_write(file_id)
         try:
-            async for chunk in chunks:
-                await writer.write(chunk)
+            async with aclosing(content.chunks(self.chunk_size)) as chunks:
+                async for chunk in chunks:
+                    await writer.write(chunk)
             await writer.complete()
         except BaseException:
             with anyio.CancelScope(shield=True):
@@ -199,37 +203,32 @@ class _ChunkWriter:
     def __init__(self, db: Database, file_id: str, chunk_size: int) -> None:
         self._db = db
         self._file_id = file_id
-        self._chunk_size = chunk_size
-        self._buffer = bytearray()
+        self._chunks = Rechunker(chunk_size, self._flush)
         self._seq = 0
         self._size = 0
         self._done = False
 
-    async def _flush(self, data: bytes) -> None:
+    async def _flush(self, data: Buffer) -> None:
         await self._db.run(_append, self._file_id, self._seq, data)
         self._seq += 1
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: Buffer) -> None:
         if self._done:
             raise RuntimeError("this write has already been completed or aborted")
-        self._buffer += data
+        await self._chunks.write(data)
         self._size += len(data)
-        while len(self._buffer) >= self._chunk_size:
-            chunk = bytes(self._buffer[: self._chunk_size])
-            del self._buffer[: self._chunk_size]
-            await self._flush(chunk)
 
     async def complete(self) -> None:
         if self._done:
             raise RuntimeError("this write has already been completed or aborted")
-        if self._buffer:
-            await self._flush(bytes(self._buffer))
-            self._buffer.clear()
+        last = self._chunks.remainder()
+        if last:
+            await self._flush(last)
         await self._db.run(_complete, self._file_id, self._seq, self._size)
         self._done = True
 
     async def abort(self) -> None:
         if not self._done:
             self._done = True
-            self._buffer.clear()
+            self._chunks.remainder()
             await self._db.run(_remove, self._file_id, "area = 'objects' AND complete = 0")

@@ -31,7 +31,7 @@ from ._locks import FileLocks
 from ._metadata import Metadata
 from ._models import MigrationFailure, MigrationReport, StorageCode
 from ._recycling import StoreLookup, remove_leftovers
-from ._stores import ContentStore, Digest, digested
+from ._stores import Content, ContentStore, Digest
 
 __all__ = ["MigrationOptions", "migrate"]
 
@@ -129,11 +129,8 @@ async def _migrate_file(
     expected = (info.size, info.sha256)
     try:
         copied = Digest()
-        async with (
-            aclosing(source.read(file_id)) as chunks,
-            aclosing(digested(chunks, copied)) as stream,
-        ):
-            await target.write(file_id, stream)
+        async with aclosing(source.read(file_id)) as chunks:
+            await target.write(file_id, Content(chunks, copied))
         if (copied.size, copied.sha256) != expected:
             raise IntegrityError(
                 f"the {source.code} content of file {file_id} does not match its metadata "

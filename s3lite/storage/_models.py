@@ -10,7 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 from uuid import UUID
 
 from ._errors import (
@@ -26,6 +26,10 @@ __all__ = [
     "ACTIVE_FILE_CONTENT_STORAGE",
     "DATABASE",
     "FEATURES",
+    "FILE_STATES",
+    "LIVE_STATES",
+    "MOVING_STATES",
+    "RECYCLED_STATES",
     "S3",
     "STORAGE_CODES",
     "USE_BASE_ENTITY_FILE_DELETE_LISTENER",
@@ -56,6 +60,15 @@ STORAGE_CODES: Final[tuple[StorageCode, ...]] = (DATABASE, S3)
 FileState = Literal["uploading", "active", "deleting", "deleted", "restoring"]
 """``uploading`` until the content is stored; ``deleting`` / ``restoring`` while content
 moves to / from the recycle bin (a crash leaves them there until ``repair`` or a rerun)."""
+
+FILE_STATES: Final[tuple[FileState, ...]] = get_args(FileState)
+"""Every file state, in the order above (the SQL ``CHECK`` is generated from it)."""
+LIVE_STATES: Final[tuple[FileState, ...]] = ("active",)
+"""A listed, readable file."""
+MOVING_STATES: Final[tuple[FileState, ...]] = ("deleting", "restoring")
+"""Content on its way to or from the recycle bin (finished by a rerun or ``repair``)."""
+RECYCLED_STATES: Final[tuple[FileState, ...]] = ("deleting", "deleted", "restoring")
+"""A file (being) deleted or not yet restored: ``FileInfo.deleted``."""
 
 ACTIVE_FILE_CONTENT_STORAGE: Final = "ActiveFileContentStorage"
 """The setting naming the store that receives new files (default ``Database``)."""
@@ -95,7 +108,7 @@ class FileInfo:
     @property
     def deleted(self) -> bool:
         """Whether the file is (being) deleted or not yet restored."""
-        return self.state in ("deleting", "deleted", "restoring")
+        return self.state in RECYCLED_STATES
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
 from contextlib import aclosing
-from types import TracebackType
+from typing import Self
 
 from s3lite._exceptions import IntegrityError
+from s3lite._lifecycle import AsyncResource
 
 from ._models import FileInfo
 from ._stores import ContentStore, Digest
@@ -22,7 +23,7 @@ from ._stores import ContentStore, Digest
 __all__ = ["FileReader"]
 
 
-class FileReader:
+class FileReader(AsyncResource):
     """A file's content in chunks: ``async with fs.open(file_id) as f: async for chunk in f``.
 
     ``info`` is set once the reader is entered, awaited, or iteration starts.
@@ -71,27 +72,17 @@ class FileReader:
 
     async def read(self) -> bytes:
         """The whole content."""
-        data = bytearray()
-        async for chunk in self:
-            data += chunk
-        return bytes(data)
+        return b"".join([chunk async for chunk in self])
 
     async def aclose(self) -> None:
         """Stop reading and release the stream; safe to call more than once."""
         if self._iterator is not None:
             await self._iterator.aclose()
 
-    def __await__(self) -> Generator[object, None, FileReader]:
+    def __await__(self) -> Generator[object, None, Self]:
         return self.__aenter__().__await__()
 
-    async def __aenter__(self) -> FileReader:
+    async def __aenter__(self) -> Self:
+        """Resolve the file (``info``); leaving the block closes the stream."""
         await self._open()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

@@ -6,18 +6,23 @@ Rules of this module:
   the two steps leaves the content in both buckets, never in neither, and a rerun
   finishes the move (content already moved counts as done).
 - The buckets are created on first write (``create_bucket(exist_ok=True)``).
-- Parts of a parts upload are buffered to S3's 5 MiB minimum part size; an upload
-  that never reaches it is sent as one PUT.
+- New content goes to ``put_object`` once: a replayable body (bytes, a path, a
+  seekable file) as itself, so the client sends ranged parts concurrently; a
+  stream as a stream.
+- Parts of a parts upload are cut by the shared ``Rechunker`` to ``part_size``
+  (at least S3's 5 MiB minimum); an upload that never reaches it is one PUT.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterable
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from uuid import UUID
 
 import anyio
 
+from s3lite._body import Buffer
 from s3lite._client import S3Client
 from s3lite._exceptions import NoSuchBucket, NoSuchKey, NoSuchUpload
 from s3lite._models import CompletedPart
@@ -25,6 +30,7 @@ from s3lite._options import MIN_PART_SIZE
 
 from ._errors import ContentMissing, StorageNotConfigured
 from ._models import S3, StorageCode
+from ._stores import CHUNK_SIZE, Content, Rechunker
 
 __all__ = ["S3Store"]
 
@@ -73,9 +79,15 @@ class S3Store:
             async for chunk in stream:
                 yield chunk
 
-    async def write(self, file_id: UUID, chunks: AsyncIterable[bytes]) -> None:
+    async def write(self, file_id: UUID, content: Content) -> None:
         await self.ensure_buckets()
-        await self.client.put_object(self.object_bucket, str(file_id), chunks)
+        body = await content.replayable()
+        if body is not None:
+            await self.client.put_object(self.object_bucket, str(file_id), body)
+            await content.check_unchanged()
+            return
+        async with aclosing(content.chunks(CHUNK_SIZE)) as chunks:
+            await self.client.put_object(self.object_bucket, str(file_id), chunks)
 
     async def begin_write(self, file_id: UUID) -> _PartWriter:
         await self.ensure_buckets()
@@ -152,19 +164,18 @@ class S3Store:
 
 
 class _PartWriter:
-    """A parts upload: buffered to the part size, then a multipart upload (or one PUT)."""
+    """A parts upload: cut to the part size, then a multipart upload (or one PUT)."""
 
     def __init__(self, client: S3Client, bucket: str, key: str, part_size: int) -> None:
         self._client = client
         self._bucket = bucket
         self._key = key
-        self._part_size = part_size
-        self._buffer = bytearray()
+        self._parts_of = Rechunker(part_size, self._send_part)
         self._upload_id: str | None = None
         self._parts: list[CompletedPart] = []
         self._done = False
 
-    async def _send_part(self, data: bytes) -> None:
+    async def _send_part(self, data: Buffer) -> None:
         if self._upload_id is None:
             self._upload_id = await self._client.create_multipart_upload(self._bucket, self._key)
         number = len(self._parts) + 1
@@ -173,34 +184,30 @@ class _PartWriter:
         )
         self._parts.append(part)
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: Buffer) -> None:
         if self._done:
             raise RuntimeError("this write has already been completed or aborted")
-        self._buffer += data
-        while len(self._buffer) >= self._part_size:
-            part = bytes(self._buffer[: self._part_size])
-            del self._buffer[: self._part_size]
-            await self._send_part(part)
+        await self._parts_of.write(data)
 
     async def complete(self) -> None:
         if self._done:
             raise RuntimeError("this write has already been completed or aborted")
+        last = self._parts_of.remainder()
         if self._upload_id is None:
-            await self._client.put_object(self._bucket, self._key, bytes(self._buffer))
+            await self._client.put_object(self._bucket, self._key, last)
         else:
-            if self._buffer:
-                await self._send_part(bytes(self._buffer))
+            if last:
+                await self._send_part(last)
             await self._client.complete_multipart_upload(
                 self._bucket, self._key, self._upload_id, self._parts
             )
-        self._buffer.clear()
         self._done = True
 
     async def abort(self) -> None:
         if self._done:
             return
         self._done = True
-        self._buffer.clear()
+        self._parts_of.remainder()
         if self._upload_id is not None:
             with contextlib.suppress(NoSuchUpload):
                 await self._client.abort_multipart_upload(self._bucket, self._key, self._upload_id)

@@ -15,23 +15,24 @@ Rules of this module:
 from __future__ import annotations
 
 import builtins
-import enum
 import os
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AsyncExitStack, aclosing
 from datetime import timedelta
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 from uuid import UUID, uuid4
 
 import anyio
 import anyio.to_thread
 
+from s3lite._body import Body
 from s3lite._client import S3Client
 from s3lite._connstring import ConnectionSettings, parse_connection_string, read_connection_config
 from s3lite._exceptions import IntegrityError
+from s3lite._lifecycle import AsyncResource, Lifecycle, State
 from s3lite._models import LifecycleRule
-from s3lite._options import MIN_PART_SIZE
+from s3lite._options import MAX_SINGLE_PUT, MIN_PART_SIZE, ClientOptions
 
 from ._database_store import DatabaseStore
 from ._errors import (
@@ -48,6 +49,9 @@ from ._models import (
     ACTIVE_FILE_CONTENT_STORAGE,
     DATABASE,
     FEATURES,
+    LIVE_STATES,
+    MOVING_STATES,
+    RECYCLED_STATES,
     S3,
     FileInfo,
     FileState,
@@ -75,7 +79,7 @@ from ._retention import (
 )
 from ._s3_store import S3Store
 from ._sqlite import Database
-from ._stores import CHUNK_SIZE, ContentStore, content_chunks
+from ._stores import CHUNK_SIZE, ContentStore
 from ._upload import Upload, discard_upload, store_new_file
 
 __all__ = ["S3_STORAGE", "FileStorage"]
@@ -85,20 +89,17 @@ S3_STORAGE = "S3Storage"
 
 _PAGE = 500
 _LISTED_STATES: dict[bool | None, tuple[FileState, ...]] = {
-    False: ("active",),
-    True: ("deleting", "deleted", "restoring"),
-    None: ("active", "deleting", "deleted", "restoring"),
+    False: LIVE_STATES,
+    True: RECYCLED_STATES,
+    None: LIVE_STATES + RECYCLED_STATES,
 }
+_RECYCLABLE_STATES: tuple[FileState, ...] = LIVE_STATES + MOVING_STATES
+"""The files ``delete_record`` recycles: live ones, and deletes or restores under way."""
 
 
-class _State(enum.Enum):
-    UNOPENED = 1
-    OPENED = 2
-    CLOSED = 3
-
-
-def _identity(settings: ConnectionSettings) -> str:
-    """Which S3 storage the settings name (no credentials)."""
+def _storage_identity(settings: ConnectionSettings) -> str:
+    """Which S3 storage the settings name, as recorded in the ``S3Storage`` setting
+    (endpoint and buckets; no credentials)."""
     recycle = settings.recycle_bucket or "-"
     return (
         f"{settings.service_url} object bucket {settings.object_bucket}, recycle bucket {recycle}"
@@ -112,12 +113,18 @@ def _schemas(value: Iterable[str] | str | None) -> tuple[str, ...] | None:
     return tuple(check_schema(name) for name in names)
 
 
+def _after(page: Sequence[FileInfo]) -> tuple[str, str]:
+    """The paging cursor after the last file of ``page``: (created_at, id) as stored."""
+    last = page[-1]
+    return last.created_at.isoformat(timespec="microseconds"), str(last.id)
+
+
 def _safe_file_name(name: str, fallback: str) -> str:
     base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
     return fallback if base in ("", ".", "..") else base
 
 
-class FileStorage:
+class FileStorage(AsyncResource):
     """Files attached to CRM records, stored in the embedded database or in S3.
 
     ``async with FileStorage("files.db") as fs:`` uses the SQLite database only;
@@ -125,7 +132,9 @@ class FileStorage:
     ObjectBucketName=...; RecycleBucketName=...;``) or ``config_file`` (a
     ``ConnectionStrings.config`` with ``<add name="s3Connection" .../>``) to connect
     S3.  ``ActiveFileContentStorage`` (``set_active_storage``) chooses where new
-    files go; every file remembers the store that holds it.
+    files go; every file remembers the store that holds it.  ``s3_options`` (a
+    ``ClientOptions``: timeouts, retries, payload signing, checksum, part
+    sizes) tunes the S3 client; ``part_size`` is the part size of ``begin_upload``.
     """
 
     def __init__(
@@ -137,9 +146,10 @@ class FileStorage:
         connection_name: str = "s3Connection",
         chunk_size: int = CHUNK_SIZE,
         part_size: int = MIN_PART_SIZE,
+        s3_options: ClientOptions | None = None,
     ) -> None:
         if connection_string is not None and config_file is not None:
-            raise StorageAlreadyConfigured(
+            raise InvalidStorageRequest(
                 "give connection_string or config_file, not both: only one S3 storage "
                 "can be connected"
             )
@@ -154,8 +164,13 @@ class FileStorage:
             )
         if not 64 * 1024 <= chunk_size <= 64 * 1024 * 1024:
             raise InvalidStorageRequest("chunk_size must be between 64 KiB and 64 MiB")
-        if not MIN_PART_SIZE <= part_size <= 5 * 1024**3:
+        if not MIN_PART_SIZE <= part_size <= MAX_SINGLE_PUT:
             raise InvalidStorageRequest("part_size must be between 5 MiB and 5 GiB")
+        if s3_options is not None and not isinstance(s3_options, ClientOptions):
+            raise InvalidStorageRequest(
+                f"s3_options must be a ClientOptions, not {type(s3_options).__name__}"
+            )
+        self._s3_options = s3_options
         self._settings = connection_string
         self._config_file = config_file
         self._connection_name = connection_name
@@ -165,7 +180,9 @@ class FileStorage:
         self._database_store = DatabaseStore(self._db, chunk_size)
         self._s3: S3Store | None = None
         self._locks = FileLocks(self._meta)
-        self._state = _State.UNOPENED
+        self._lifecycle = Lifecycle("FileStorage")
+        self._resources = AsyncExitStack()
+        """What ``aclose`` releases, last opened first: the S3 client, the database."""
 
     def __repr__(self) -> str:
         s3 = "not connected" if self._s3 is None else repr(self._s3)
@@ -173,11 +190,10 @@ class FileStorage:
 
     # --- lifecycle ------------------------------------------------------------------
 
-    async def __aenter__(self) -> FileStorage:
-        if self._state is not _State.UNOPENED:
-            raise RuntimeError("a FileStorage can be opened only once")
-        self._state = _State.OPENED
+    async def __aenter__(self) -> Self:
+        self._lifecycle.open()
         try:
+            self._resources.push_async_callback(self._db.aclose)
             await self._db.open()
             settings = self._settings
             if self._config_file is not None:
@@ -191,23 +207,11 @@ class FileStorage:
             raise
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     async def aclose(self) -> None:
         """Close the S3 connection and the database; safe to call more than once."""
-        self._state = _State.CLOSED
-        s3, self._s3 = self._s3, None
-        try:
-            if s3 is not None:
-                await s3.client.aclose()
-        finally:
-            await self._db.aclose()
+        if self._lifecycle.close():
+            self._s3 = None
+            await self._resources.aclose()
 
     async def connect_s3(self, connection_string: str | ConnectionSettings) -> None:
         """Connect the S3 storage after opening; a second, different one is refused."""
@@ -233,7 +237,7 @@ class FileStorage:
         await self._connect(settings)
 
     async def _connect(self, settings: ConnectionSettings) -> None:
-        identity = _identity(settings)
+        identity = _storage_identity(settings)
         blocking = await self._meta.claim_setting(S3_STORAGE, identity, S3)
         if blocking is not None:
             raise StorageAlreadyConfigured(
@@ -241,15 +245,16 @@ class FileStorage:
                 f"stored there; refusing to connect a second one ({identity}). Migrate the "
                 "files to Database first, or use another database"
             )
-        client = S3Client.from_settings(settings)
-        await client.__aenter__()
+        client = await self._resources.enter_async_context(
+            S3Client.from_settings(settings, options=self._s3_options)
+        )
         self._s3 = S3Store(
             client, settings.object_bucket, settings.recycle_bucket, part_size=self._part_size
         )
 
     def _check_open(self) -> None:
-        if self._state is not _State.OPENED:
-            state = "closed" if self._state is _State.CLOSED else "not open"
+        if self._lifecycle.state is not State.OPENED:
+            state = "closed" if self._lifecycle.closed else "not open"
             raise RuntimeError(f"the FileStorage is {state}: use 'async with FileStorage(...)'")
 
     # --- stores and settings --------------------------------------------------------
@@ -330,22 +335,22 @@ class FileStorage:
         schema: str,
         record_id: UUID | str,
         name: str,
-        content: object,
+        content: Body,
         *,
         progress: Callable[[int], object] | None = None,
     ) -> FileInfo:
         """Store a new file for the record ``(schema, record_id)`` in the active store.
 
         ``content``: bytes, a path (``os.PathLike``), a binary file or an async
-        iterable of bytes; it is streamed, never held whole.  ``progress`` is called
-        with the number of bytes stored so far.
+        iterable of bytes; it is handed to the store once and never held whole (bytes,
+        paths and seekable files stay replayable, so S3 gets concurrent parts).
+        ``progress`` is called with the number of bytes read so far.
         """
         self._check_open()
         owner = check_owner(schema, record_id)
         name = check_file_name(name)
         store = await self._new_file_store()
-        async with aclosing(content_chunks(content, self._database_store.chunk_size)) as chunks:
-            return await store_new_file(self._meta, store, owner, name, chunks, progress=progress)
+        return await store_new_file(self._meta, store, owner, name, content, progress=progress)
 
     def begin_upload(
         self,
@@ -477,15 +482,13 @@ class FileStorage:
         recycled: builtins.list[FileInfo] = []
         after: tuple[str, str] | None = None
         while True:
-            page = await self._meta.page(
-                owner[0], owner[1], ("active", "deleting", "restoring"), after, _PAGE
-            )
+            page = await self._meta.page(owner[0], owner[1], _RECYCLABLE_STATES, after, _PAGE)
             for info in page:
                 async with self._locks.hold(info.id):
                     recycled.append(await advance(self._meta, self._store, info.id, DELETE))
             if len(page) < _PAGE:
                 return recycled
-            after = (page[-1].created_at.isoformat(timespec="microseconds"), str(page[-1].id))
+            after = _after(page)
 
     # --- maintenance ----------------------------------------------------------------
 
@@ -599,5 +602,4 @@ class FileStorage:
                 yield info
             if len(page) < _PAGE:
                 return
-            last = page[-1]
-            after = (last.created_at.isoformat(timespec="microseconds"), str(last.id))
+            after = _after(page)

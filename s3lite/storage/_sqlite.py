@@ -22,6 +22,7 @@ import anyio
 import anyio.to_thread
 
 from ._errors import StorageDatabaseError
+from ._models import FILE_STATES, STORAGE_CODES
 
 __all__ = ["SCHEMA_VERSION", "Database", "transaction"]
 
@@ -30,6 +31,13 @@ Ts = TypeVarTuple("Ts")
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_SECONDS = 30.0
+
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    """``'a', 'b'``: SQL string literals of plain identifiers (checked, not escaped)."""
+    assert all(value.isidentifier() for value in values)
+    return ", ".join(f"'{value}'" for value in values)
+
 
 # Tables.  Timestamps are ISO 8601 UTC text with microseconds (they sort as text).
 _SCHEMA = """
@@ -51,15 +59,15 @@ CREATE TABLE IF NOT EXISTS files (
     name          TEXT NOT NULL,
     size          INTEGER NOT NULL DEFAULT 0,
     version       INTEGER NOT NULL DEFAULT 1,
-    storage       TEXT NOT NULL CHECK (storage IN ('Database', 'S3')),
+    storage       TEXT NOT NULL CHECK (storage IN ({storage_codes})),
     sha256        TEXT,
     state         TEXT NOT NULL
-                  CHECK (state IN ('uploading', 'active', 'deleting', 'deleted', 'restoring')),
+                  CHECK (state IN ({file_states})),
     created_at    TEXT NOT NULL,
     modified_at   TEXT NOT NULL,
     deleted_at    TEXT,
     -- a store still holding a leftover copy after a migration moved the file away
-    stale_storage TEXT CHECK (stale_storage IN ('Database', 'S3'))
+    stale_storage TEXT CHECK (stale_storage IN ({storage_codes}))
 );
 CREATE INDEX IF NOT EXISTS files_owner ON files (schema_name, record_id);
 CREATE INDEX IF NOT EXISTS files_state ON files (state, storage);
@@ -87,7 +95,10 @@ CREATE TABLE IF NOT EXISTS file_chunks (
     data    BLOB NOT NULL,
     PRIMARY KEY (file_id, seq)
 );
-"""
+""".format(
+    file_states=_sql_list(FILE_STATES),
+    storage_codes=_sql_list(STORAGE_CODES),
+)
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from contextlib import aclosing
 from pathlib import Path
 
 import anyio
@@ -119,11 +120,12 @@ async def test_a_failure_half_way_leaves_files_in_place_and_a_rerun_finishes(
     target_class = STORE_CLASSES[target]
     real_write = target_class.write
 
-    async def flaky_write(self, file_id, chunks):  # type: ignore[no-untyped-def]
+    async def flaky_write(self, file_id, content):  # type: ignore[no-untyped-def]
         if file_id in doomed:
-            async for _ in chunks:  # fail half-way through the content
-                raise TransportError("connection reset while writing")
-        await real_write(self, file_id, chunks)
+            async with aclosing(content.chunks()) as chunks:
+                async for _ in chunks:  # fail half-way through the content
+                    raise TransportError("connection reset while writing")
+        await real_write(self, file_id, content)
 
     monkeypatch.setattr(target_class, "write", flaky_write)
     report = await fs_both.migrate(source, target, batch_size=3)

@@ -13,6 +13,7 @@ from s3lite.storage import (
     DATABASE,
     S3,
     FileStorage,
+    InvalidStorageRequest,
     StorageAlreadyConfigured,
     StorageDatabaseError,
     StorageNotConfigured,
@@ -92,7 +93,7 @@ async def test_a_second_s3_storage_is_rejected(
     database: Path, buckets: Buckets, s3_server: TestServer
 ) -> None:
     other = s3_server.connection_string(unique_bucket_name("o2"), unique_bucket_name("r2"))
-    with pytest.raises(StorageAlreadyConfigured):
+    with pytest.raises(InvalidStorageRequest, match="not both"):  # a usage error
         FileStorage(database, buckets.connection_string, config_file="ConnectionStrings.config")
     async with FileStorage(database, buckets.connection_string) as fs:
         with pytest.raises(StorageAlreadyConfigured, match="only one S3 storage"):
