@@ -1,4 +1,6 @@
-"""Shared fixtures: the anyio backends, a real S3 server, clients and scratch buckets.
+"""Shared fixtures: the anyio backends, a real S3 server, clients, scratch buckets, and a
+fault-injecting proxy in front of the server.  (Plain shared values and functions are in
+``tests/helpers.py``; the fake server of the unit tests is ``tests/fakes3.py``.)
 
 The server is SeaweedFS started on 127.0.0.1 for the whole session, unless
 ``S3LITE_TEST_CONNECTION_STRING`` points the suite at another server (MinIO, AWS).
@@ -24,6 +26,7 @@ from s3lite import (
     parse_connection_string,
 )
 from s3lite._options import OptionArguments
+from tests.faultproxy import FaultProxy, upstream_of
 
 CONNECTION_ENV = "S3LITE_TEST_CONNECTION_STRING"
 
@@ -124,3 +127,14 @@ async def bucket(s3: S3Client) -> AsyncIterator[str]:
         yield name
     finally:
         await empty_and_delete_bucket(s3, name)
+
+
+@pytest.fixture
+async def proxy(s3_server: TestServer) -> AsyncIterator[FaultProxy]:
+    """``tests.faultproxy.FaultProxy`` relaying to the test server (skips if it cannot)."""
+    try:
+        host, port = upstream_of(s3_server.settings.service_url)
+    except ValueError as exc:
+        pytest.skip(str(exc))
+    async with FaultProxy(host, port) as running:
+        yield running

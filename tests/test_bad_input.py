@@ -1001,7 +1001,7 @@ CASES: list[Case] = [
     Case(
         "storage-connection-string-and-config",
         call(lambda c: FileStorage(c.database, c.connection_string(), config_file="x.config")),
-        StorageAlreadyConfigured,
+        InvalidStorageRequest,
         "give connection_string or config_file, not both",
         storage=True,
     ),

@@ -33,21 +33,9 @@ from s3lite._body import Body
 from s3lite._checksums import ChecksumAlgorithm, Hasher
 from s3lite._options import PayloadSigning
 from tests.conftest import TestServer, empty_and_delete_bucket, unique_bucket_name
+from tests.helpers import MiB, chunks_of, pattern
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
-
-MiB = 1024 * 1024
-
-
-def pattern(size: int, seed: int = 0) -> bytes:
-    """Deterministic, non-repeating-looking bytes (so misplaced ranges are caught)."""
-    block = hashlib.sha256(str(seed).encode()).digest() * 2048  # 64 KiB
-    return (block * (size // len(block) + 1))[:size]
-
-
-async def chunks_of(data: bytes, size: int) -> AsyncIterator[bytes]:
-    for start in range(0, len(data), size):
-        yield data[start : start + size]
 
 
 async def sha256_of(s3: S3Client, bucket: str, key: str) -> tuple[str, int]:

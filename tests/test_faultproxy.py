@@ -8,7 +8,6 @@ close-delimited responses).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import AsyncIterator
 
@@ -31,20 +30,9 @@ from tests.faultproxy import (
     TruncateResponse,
     upstream_of,
 )
+from tests.helpers import DATA
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
-
-DATA = os.urandom(256 * 1024)
-
-
-@pytest.fixture
-async def proxy(s3_server: TestServer) -> AsyncIterator[FaultProxy]:
-    try:
-        host, port = upstream_of(s3_server.settings.service_url)
-    except ValueError as exc:
-        pytest.skip(str(exc))
-    async with FaultProxy(host, port) as running:
-        yield running
 
 
 @pytest.fixture

@@ -9,10 +9,8 @@ the server ended up storing (read back directly, without the proxy).  The proxy 
 from __future__ import annotations
 
 import gc
-import hashlib
-import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -47,32 +45,12 @@ from tests.faultproxy import (
     Rule,
     Stall,
     TruncateResponse,
-    upstream_of,
 )
+from tests.helpers import DATA, MiB, chunks_of, pattern
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
-MiB = 1024 * 1024
 FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.05, total_timeout=30.0)
-
-
-def pattern(size: int, seed: int = 0) -> bytes:
-    """Deterministic bytes that differ at every offset worth checking."""
-    block = hashlib.sha256(str(seed).encode()).digest() * 2048  # 64 KiB
-    return (block * (size // len(block) + 1))[:size]
-
-
-DATA = os.urandom(256 * 1024)
-
-
-@pytest.fixture
-async def proxy(s3_server: TestServer) -> AsyncIterator[FaultProxy]:
-    try:
-        host, port = upstream_of(s3_server.settings.service_url)
-    except ValueError as exc:
-        pytest.skip(str(exc))
-    async with FaultProxy(host, port) as running:
-        yield running
 
 
 def client_via(
@@ -118,11 +96,6 @@ def garbage_is_collected_by_the_test_that_made_it() -> Iterator[None]:
     # this test that fails.
     yield
     gc.collect()
-
-
-async def chunks_of(data: bytes, size: int) -> AsyncIterator[bytes]:
-    for start in range(0, len(data), size):
-        yield data[start : start + size]
 
 
 # --- 1, 2: uploads interrupted part-way ---------------------------------------------------
