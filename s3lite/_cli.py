@@ -665,8 +665,8 @@ def main(argv: list[str] | None = None) -> int:
     log_handler.setLevel(logging.INFO if args.verbose else logging.WARNING)
     previous_level = logger.level
     logger.addHandler(log_handler)
-    if args.verbose:
-        logger.setLevel(logging.INFO)
+    if args.verbose and not logger.isEnabledFor(logging.INFO):
+        logger.setLevel(logging.INFO)  # -v never makes a more verbose setting quieter
     try:
         return anyio.run(_run, args, console)
     except _UsageError as error:

@@ -25,12 +25,14 @@ from ._checksums import ChecksumAlgorithm
 from ._connstring import ConnectionSettings, parse_connection_string
 from ._credentials import Credentials, resolve_credentials, resolve_region
 from ._download import GetObjectCall, open_object
+from ._engine import EngineTransport
 from ._exceptions import (
     InvalidRequestError,
     NoSuchKey,
     NoSuchLifecycleConfiguration,
     ServiceError,
 )
+from ._http import Transport
 from ._lifecycle import AsyncResource, Lifecycle
 from ._models import (
     CommonPrefix,
@@ -52,6 +54,24 @@ from ._transport import HttpxTransport
 from ._urls import AddressingStyle, Endpoint, validate_bucket_name, validate_key
 
 __all__ = ["S3Client"]
+
+
+def _transport_for(options: ClientOptions, http_client: httpx.AsyncClient | None) -> Transport:
+    """s3lite's own engine, or httpx when the caller brings an ``httpx.AsyncClient``."""
+    if http_client is not None:
+        return HttpxTransport(
+            timeout=options.timeout,
+            connect_timeout=options.connect_timeout,
+            max_connections=options.max_connections,
+            verify=options.verify,
+            http_client=http_client,
+        )
+    return EngineTransport(
+        timeout=options.timeout,
+        connect_timeout=options.connect_timeout,
+        max_connections=options.max_connections,
+        verify=options.verify,
+    )
 
 
 class S3Client(AsyncResource):
@@ -89,13 +109,7 @@ class S3Client(AsyncResource):
             credentials=credentials.credentials,
             region=region,
             options=chosen,
-            transport=HttpxTransport(
-                timeout=chosen.timeout,
-                connect_timeout=chosen.connect_timeout,
-                max_connections=chosen.max_connections,
-                verify=chosen.verify,
-                http_client=http_client,
-            ),
+            transport=_transport_for(chosen, http_client),
         )
 
     # --- construction and lifecycle ------------------------------------------------

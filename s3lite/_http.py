@@ -17,7 +17,16 @@ from typing import Protocol
 
 from ._urls import Target
 
-__all__ = ["Body", "Content", "Headers", "HttpRequest", "Response", "Transport", "read_limited"]
+__all__ = [
+    "Body",
+    "Buffer",
+    "Content",
+    "Headers",
+    "HttpRequest",
+    "Response",
+    "Transport",
+    "read_limited",
+]
 
 Buffer = bytes | bytearray | memoryview
 Content = bytes | AsyncIterable[Buffer] | None

@@ -38,6 +38,21 @@ from tests.helpers import MiB, chunks_of, pattern
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 
+@pytest.fixture(params=["engine", "httpx"])
+async def s3(request: pytest.FixtureRequest, s3_server: TestServer) -> AsyncIterator[S3Client]:
+    """The client on each of its HTTP engines: s3lite's own (the default) and httpx
+    (a caller's own ``httpx.AsyncClient``), so both run every test in this file."""
+    if request.param == "engine":
+        async with s3_server.client() as client:
+            yield client
+        return
+    async with (
+        httpx.AsyncClient(timeout=60.0, trust_env=False) as http,
+        S3Client.from_settings(s3_server.settings, http_client=http) as client,
+    ):
+        yield client
+
+
 async def sha256_of(s3: S3Client, bucket: str, key: str) -> tuple[str, int]:
     digest = hashlib.sha256()
     total = 0
