@@ -31,13 +31,13 @@ from anyio.abc import SocketAttribute
 
 from ._exceptions import (
     CertificateError,
-    ConfigurationError,
     MalformedResponseError,
     RequestTimeoutError,
     S3Error,
     TransportError,
 )
 from ._http import Content, Headers, HttpRequest, Response
+from ._tls import certificate_failure, ssl_context
 from ._urls import DEFAULT_PORTS
 from ._wire import (
     ChunkedReader,
@@ -48,7 +48,7 @@ from ._wire import (
     parse_head,
 )
 
-__all__ = ["EngineTransport", "ssl_context"]
+__all__ = ["EngineTransport"]
 
 READ_SIZE = 1024 * 1024
 """How much one read asks the socket for."""
@@ -58,35 +58,8 @@ _JOIN_LIMIT = 64 * 1024
 Origin = tuple[str, str, int]
 
 
-def ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
-    """The TLS context for ``verify``: the system trust store, a CA bundle, or the caller's."""
-    if isinstance(verify, ssl.SSLContext):
-        return verify
-    if isinstance(verify, str):
-        try:
-            return ssl.create_default_context(cafile=verify)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigurationError(f"cannot load the CA bundle {verify!r}: {exc}") from exc
-    context = ssl.create_default_context()
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
 class _StaleConnection(Exception):
     """Internal: a reused connection closed before answering a single byte."""
-
-
-def _certificate_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
-    seen: BaseException | None = exc
-    for _ in range(6):
-        if seen is None:
-            return None
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
 
 
 def _translate(exc: BaseException, what: str) -> S3Error:
@@ -94,7 +67,7 @@ def _translate(exc: BaseException, what: str) -> S3Error:
         return exc
     if isinstance(exc, TimeoutError):
         return RequestTimeoutError(f"{what}: timed out")
-    failure = _certificate_failure(exc)
+    failure = certificate_failure(exc)
     if failure is not None:
         return CertificateError(f"{what}: the server's TLS certificate was not accepted: {failure}")
     if isinstance(exc, anyio.EndOfStream | anyio.IncompleteRead):

@@ -27,6 +27,7 @@ from ._exceptions import (
     TransportError,
 )
 from ._http import Content, Headers, HttpRequest, Response
+from ._tls import certificate_failure, ssl_context
 from ._urls import Target
 
 __all__ = ["HttpxTransport", "translate_errors"]
@@ -47,23 +48,12 @@ def _describe(exc: BaseException) -> str:
     return ": ".join(parts)
 
 
-def _certificate_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
-    seen: BaseException | None = exc
-    for _ in range(6):
-        if seen is None:
-            return None
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
 def _translate(exc: httpx.HTTPError | httpx.StreamError, what: str) -> TransportError:
     """The s3lite error for an httpx error."""
     if isinstance(exc, httpx.TimeoutException):
         return RequestTimeoutError(f"{what}: timed out ({type(exc).__name__})")
     if isinstance(exc, httpx.TransportError):
-        failure = _certificate_failure(exc)
+        failure = certificate_failure(exc)
         if failure is not None:
             return CertificateError(
                 f"{what}: the server's TLS certificate was not accepted: {failure}"
@@ -186,7 +176,7 @@ class HttpxTransport:
         if http_client is not None:
             self._shards = [_Shard(http_client)]
             return
-        context = _ssl_context(verify)
+        context = ssl_context(verify, _httpx_trust_store)
         count = -(-max_connections // self.SHARD_SIZE)
         per_shard = -(-max_connections // count)
         self._shards = [
@@ -255,21 +245,9 @@ class HttpxTransport:
 
 
 @functools.lru_cache(maxsize=2)
-def _shared_context(verify: bool) -> ssl.SSLContext:
-    # Building a context loads the CA store (0.1-0.3 s): once per process, not per client.
+def _httpx_trust_store(verify: bool) -> ssl.SSLContext:
+    # httpx's default context (certifi's CA bundle), built once per process.
     return httpx.create_ssl_context(verify=verify)
-
-
-def _ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
-    """One SSL context for all shards: the default trust store, a CA bundle, or the caller's."""
-    if isinstance(verify, ssl.SSLContext):
-        return verify
-    if isinstance(verify, str):
-        try:
-            return ssl.create_default_context(cafile=verify)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigurationError(f"cannot load the CA bundle {verify!r}: {exc}") from exc
-    return _shared_context(bool(verify))
 
 
 async def _close_content(content: Content) -> None:

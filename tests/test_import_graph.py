@@ -39,6 +39,7 @@ LAYERS: list[set[str]] = [
         "s3lite._checksums",
         "s3lite._models",
         "s3lite._lifecycle",
+        "s3lite._tls",
         "s3lite._version",
     },
     {"s3lite._exceptions"},
