@@ -2,7 +2,8 @@
 
 With no argument: quick mode, a local SeaweedFS started on 127.0.0.1 and the null
 server, every installed client, 3 repeats; reports and the chart go to
-``benchmarks/results/``.
+``bench-results/`` (not committed: a run never rewrites the committed reports in
+``benchmarks/results/`` unless ``--out benchmarks/results`` asks it to).
 """
 
 from __future__ import annotations
@@ -67,7 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         help="real (SeaweedFS or --connection-string) and/or null",
     )
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("bench-results"),
+        help="where reports go (default: ./bench-results; the committed ones are in "
+        "benchmarks/results)",
+    )
     parser.add_argument(
         "--no-profile",
         dest="profile",

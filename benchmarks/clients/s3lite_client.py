@@ -4,9 +4,10 @@
 experiments append options to the name: ``s3lite+part_size=16MiB+max_concurrency=16``
 or ``s3lite+payload_signing=unsigned``; they are never part of a default run.
 
-One option is an experiment on httpcore rather than an ``S3Client`` argument:
-``http_read_size=1MiB`` raises httpcore's per-read size (64 KiB) for the whole
-worker process, to measure what a larger read size in s3lite's transport would buy.
+Two options are experiments rather than ``S3Client`` arguments: ``engine=httpx``
+runs s3lite on httpx (a caller's own ``httpx.AsyncClient`` with the same pool size)
+instead of its own HTTP engine, so one run shows what the engine buys; and
+``http_read_size=1MiB`` raises httpcore's per-read size (64 KiB) for that variant.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import ClassVar
 
+import httpx
+
 from benchmarks.config import parse_size
 from s3lite import S3Client
 
@@ -22,7 +25,7 @@ from .base import BenchClient
 
 __all__ = ["S3liteClient"]
 
-_EXPERIMENTS = {"http_read_size"}
+_EXPERIMENTS = {"http_read_size", "engine"}
 
 
 def _value(text: str) -> object:
@@ -44,8 +47,9 @@ def client_options(options: dict[str, str]) -> dict[str, object]:
 class S3liteClient(BenchClient):
     name = "s3lite"
     settings: ClassVar[str] = (
-        "S3Client defaults (part_size 8 MiB, max_concurrency 8, max_connections 64, "
-        "payload_signing='auto': signed aws-chunked over http), addressing_style='path'"
+        "S3Client defaults (its own HTTP/1.1 engine, part_size 8 MiB, max_concurrency 8, "
+        "max_connections 64, payload_signing='auto': signed aws-chunked over http), "
+        "addressing_style='path'"
     )
 
     async def open(self) -> None:
@@ -53,8 +57,16 @@ class S3liteClient(BenchClient):
             from httpcore._async.http11 import AsyncHTTP11Connection
 
             AsyncHTTP11Connection.READ_NUM_BYTES = parse_size(self.options["http_read_size"])
+        self._http: httpx.AsyncClient | None = None
+        if self.options.get("engine") == "httpx":
+            self._http = httpx.AsyncClient(
+                timeout=60.0,
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+                trust_env=False,
+            )
         self._s3 = S3Client(
             self.server.endpoint,
+            http_client=self._http,
             access_key=self.server.access_key,
             secret_key=self.server.secret_key,
             region=self.server.region,
@@ -65,6 +77,8 @@ class S3liteClient(BenchClient):
 
     async def close(self) -> None:
         await self._s3.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
     async def put_stream(self, key: str, chunks: AsyncIterator[bytes], size: int) -> None:
         await self._s3.put_object(self.bucket, key, chunks)
