@@ -257,31 +257,33 @@ class EngineTransport:
         )
         content = request.content
         replayable = content is None or isinstance(content, bytes)
+        timeout = self._timeout
         try:
+            if content is None or (isinstance(content, bytes) and len(content) <= _JOIN_LIMIT):
+                # A small request: one write, and one deadline for it and the answer's
+                # head (a cancel scope costs more than the write itself).
+                with anyio.fail_after(timeout):
+                    await connection.stream.send(head + content if content else head)
+                    return await self._read_head(connection)
             await self._write(connection, head, content)
-            return await self._read_head(connection, request.method)
+            with anyio.fail_after(timeout):
+                return await self._read_head(connection)
         except (anyio.EndOfStream, anyio.BrokenResourceError, ConnectionError) as exc:
             if reused and replayable and not connection.buffer:
                 raise _StaleConnection from exc
             raise
 
     async def _write(self, connection: _Connection, head: bytes, content: Content) -> None:
+        """Write a head and a large or streamed body, each write under the timeout."""
         send = connection.stream.send
         timeout = self._timeout
-        if content is None:
-            with anyio.fail_after(timeout):
-                await send(head)
-            return
-        if isinstance(content, bytes):
-            with anyio.fail_after(timeout):
-                if len(content) <= _JOIN_LIMIT:
-                    await send(head + content)
-                else:
-                    await send(head)
-                    await send(content)
-            return
         with anyio.fail_after(timeout):
             await send(head)
+        if isinstance(content, bytes):
+            with anyio.fail_after(timeout):
+                await send(content)
+            return
+        assert content is not None
         async for piece in content:
             if not piece:
                 continue
@@ -291,19 +293,21 @@ class EngineTransport:
                 await send(cast("bytes", piece))
 
     async def _receive(self, connection: _Connection) -> bytes:
+        """The next bytes of a body, under the read timeout."""
         if connection.buffer:
             data, connection.buffer = connection.buffer, b""
             return data
         with anyio.fail_after(self._timeout):
             return await connection.stream.receive(self._read_size)
 
-    async def _read_head(self, connection: _Connection, method: str) -> ResponseHead:
-        buffer = b""
+    async def _read_head(self, connection: _Connection) -> ResponseHead:
+        """The answer's head (interim 1xx heads skipped); the caller sets the deadline."""
+        buffer, connection.buffer = connection.buffer, b""
         while True:
             parsed = parse_head(buffer) if buffer else None
             if parsed is None:
                 try:
-                    data = await self._receive(connection)
+                    data = await connection.stream.receive(self._read_size)
                 except anyio.EndOfStream:
                     if buffer:
                         raise MalformedResponseError(
