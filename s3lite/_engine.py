@@ -54,6 +54,8 @@ READ_SIZE = 1024 * 1024
 """How much one read asks the socket for."""
 _JOIN_LIMIT = 64 * 1024
 """Bodies up to this size go out in the same write as the head."""
+EXPECT_WAIT = 1.0
+"""How long a request with ``Expect: 100-continue`` waits for 100 before sending its body."""
 
 Origin = tuple[str, str, int]
 
@@ -225,13 +227,13 @@ class EngineTransport:
         try:
             connection, reused = await self._checkout(origin)
             try:
-                head = await self._exchange(connection, request, reused=reused)
+                head, reusable = await self._exchange(connection, request, reused=reused)
             except _StaleConnection:
                 await self._discard(connection)
                 connection = None
                 connection = await self._connect(origin)
-                head = await self._exchange(connection, request, reused=False)
-            body = _Body(self, connection, request.method, head, what)
+                head, reusable = await self._exchange(connection, request, reused=False)
+            body = _Body(self, connection, request.method, head, what, reusable=reusable)
             connection, holds_slot = None, False  # the body owns both now
             if stream:
                 return _response(request.method, head, b"", body)
@@ -249,7 +251,9 @@ class EngineTransport:
 
     async def _exchange(
         self, connection: _Connection, request: HttpRequest, *, reused: bool
-    ) -> ResponseHead:
+    ) -> tuple[ResponseHead, bool]:
+        """Send the request, return the answer's head and whether the connection may
+        carry another request afterwards (as far as the request side goes)."""
         target = request.target
         path = f"{target.path}?{request.query}" if request.query else target.path
         head = encode_request_head(
@@ -259,26 +263,47 @@ class EngineTransport:
         replayable = content is None or isinstance(content, bytes)
         timeout = self._timeout
         try:
+            if content is not None and ("expect", "100-continue") in request.headers:
+                return await self._exchange_expecting(connection, head, content)
             if content is None or (isinstance(content, bytes) and len(content) <= _JOIN_LIMIT):
                 # A small request: one write, and one deadline for it and the answer's
                 # head (a cancel scope costs more than the write itself).
                 with anyio.fail_after(timeout):
                     await connection.stream.send(head + content if content else head)
-                    return await self._read_head(connection)
+                    return await self._read_head(connection), True
             await self._write(connection, head, content)
             with anyio.fail_after(timeout):
-                return await self._read_head(connection)
+                return await self._read_head(connection), True
         except (anyio.EndOfStream, anyio.BrokenResourceError, ConnectionError) as exc:
             if reused and replayable and not connection.buffer:
                 raise _StaleConnection from exc
             raise
 
+    async def _exchange_expecting(
+        self, connection: _Connection, head: bytes, content: Content
+    ) -> tuple[ResponseHead, bool]:
+        """``Expect: 100-continue``: the head alone, then the body only once the server
+        says 100 Continue (or has said nothing for ``EXPECT_WAIT`` seconds: old servers
+        ignore the header).  A final answer first means the body is never sent, and the
+        connection, whose request the server may still be reading, is not reused."""
+        with anyio.fail_after(self._timeout):
+            await connection.stream.send(head)
+        early: ResponseHead | None = None
+        with anyio.move_on_after(EXPECT_WAIT):
+            early = await self._read_head(connection, interim=True)
+        if early is not None and early.status >= 200:
+            return early, False
+        await self._write(connection, b"", content)
+        with anyio.fail_after(self._timeout):
+            return await self._read_head(connection), True
+
     async def _write(self, connection: _Connection, head: bytes, content: Content) -> None:
         """Write a head and a large or streamed body, each write under the timeout."""
         send = connection.stream.send
         timeout = self._timeout
-        with anyio.fail_after(timeout):
-            await send(head)
+        if head:
+            with anyio.fail_after(timeout):
+                await send(head)
         if isinstance(content, bytes):
             with anyio.fail_after(timeout):
                 await send(content)
@@ -300,27 +325,28 @@ class EngineTransport:
         with anyio.fail_after(self._timeout):
             return await connection.stream.receive(self._read_size)
 
-    async def _read_head(self, connection: _Connection) -> ResponseHead:
-        """The answer's head (interim 1xx heads skipped); the caller sets the deadline."""
-        buffer, connection.buffer = connection.buffer, b""
+    async def _read_head(self, connection: _Connection, *, interim: bool = False) -> ResponseHead:
+        """The answer's head; interim 1xx heads are skipped unless ``interim``.  Bytes
+        read stay in ``connection.buffer`` as they arrive, so a cancelled wait (the
+        100-continue wait) loses nothing.  The caller sets the deadline."""
         while True:
+            buffer = connection.buffer
             parsed = parse_head(buffer) if buffer else None
             if parsed is None:
                 try:
                     data = await connection.stream.receive(self._read_size)
                 except anyio.EndOfStream:
-                    if buffer:
+                    if connection.buffer:
                         raise MalformedResponseError(
                             "the server closed the connection in the middle of a response head"
                         ) from None
                     raise
-                buffer = buffer + data if buffer else data
+                connection.buffer = connection.buffer + data if connection.buffer else data
                 continue
             head, size = parsed
-            buffer = buffer[size:]
-            if 100 <= head.status < 200 and head.status != 101:
+            connection.buffer = buffer[size:]
+            if 100 <= head.status < 200 and head.status != 101 and not interim:
                 continue  # an interim answer (100 Continue ...): the real one follows
-            connection.buffer = buffer
             return head
 
     async def aclose(self) -> None:
@@ -365,6 +391,8 @@ class _Body:
         method: str,
         head: ResponseHead,
         what: str,
+        *,
+        reusable: bool = True,
     ) -> None:
         self._engine = engine
         self._connection: _Connection | None = connection
@@ -372,7 +400,7 @@ class _Body:
         self._framing = framing.kind
         self._remaining = framing.length if framing.kind is FramingKind.LENGTH else math.inf
         self._chunked = ChunkedReader() if framing.kind is FramingKind.CHUNKED else None
-        self._keep_alive = head.keep_alive and framing.kind is not FramingKind.CLOSE
+        self._keep_alive = reusable and head.keep_alive and framing.kind is not FramingKind.CLOSE
         self._what = what
 
     def __aiter__(self) -> _Body:

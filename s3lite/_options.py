@@ -120,6 +120,8 @@ class ClientOptions:
     """Everything that tunes an ``S3Client`` besides where it connects and as whom.
 
     ``timeout`` bounds each read and write, ``connect_timeout`` each connect;
+    ``expect_continue`` (bytes, off by default) sends ``Expect: 100-continue`` with
+    bodies at least that long, so a refused upload does not send its body;
     ``payload_signing`` is ``"auto"`` (signed over http, ``UNSIGNED-PAYLOAD`` over
     https), ``"signed"`` or ``"unsigned"``; ``checksum`` is sent with every upload
     (``"crc32"``, ``"sha256"``, ``"md5"`` or ``None``); ``verify`` is ``True``, a CA
@@ -133,10 +135,13 @@ class ClientOptions:
     payload_signing: PayloadSigning = "auto"
     checksum: ChecksumAlgorithm | None = "crc32"
     verify: bool | str | ssl.SSLContext = True
+    expect_continue: int | None = None
     transfer: TransferOptions = field(default_factory=TransferOptions)
 
     def __post_init__(self) -> None:
         _seconds_option("timeout", self.timeout)
+        if self.expect_continue is not None:
+            _int_option("expect_continue", self.expect_continue, 0)
         _seconds_option("connect_timeout", self.connect_timeout)
         _int_option("max_connections", self.max_connections, 1)
         if not isinstance(self.retry, RetryPolicy):
@@ -187,6 +192,7 @@ class OptionArguments(TypedDict, total=False):
     payload_signing: PayloadSigning
     checksum: ChecksumAlgorithm | None
     verify: bool | str | ssl.SSLContext
+    expect_continue: int | None
     multipart_threshold: int
     part_size: int
     max_concurrency: int

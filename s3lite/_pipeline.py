@@ -84,6 +84,13 @@ def service_error(
     )
 
 
+def _body_length(headers: Sequence[tuple[str, str]]) -> int:
+    for name, value in headers:
+        if name == "content-length":
+            return int(value)
+    return 0
+
+
 class Pipeline:
     """Sends ``S3Request`` values to one endpoint as one principal, with retries."""
 
@@ -179,6 +186,9 @@ class Pipeline:
         )
         key = signing_key(self._credentials.secret_key, signed.amz_date[:8], self.region, "s3")
         headers = [*base[1:], *signed.headers, *_FIXED_HEADERS]
+        threshold = self.options.expect_continue
+        if threshold is not None and _body_length(payload.headers) >= max(threshold, 1):
+            headers.append(("expect", "100-continue"))  # not signed: a hop-by-hop hint
         http_request = HttpRequest(
             request.method, target, query, headers, payload.open(signed, key)
         )

@@ -300,3 +300,81 @@ async def test_many_requests_leak_no_socket() -> None:
         await anyio.sleep(0.05)
         assert _open_fds() <= before
     assert counts.accepted <= 8
+
+
+async def _body_of(size: int) -> AsyncIterator[bytes]:
+    for _ in range(size // 65536):
+        yield b"b" * 65536
+
+
+def expecting(port: int, size: int) -> HttpRequest:
+    headers = [("content-length", str(size)), ("expect", "100-continue")]
+    target = Target("http", "127.0.0.1", port, "/b/k")
+    return HttpRequest("PUT", target, "", headers, _body_of(size))
+
+
+async def test_expect_continue_sends_the_body_after_100_continue() -> None:
+    received: list[int] = []
+
+    async def continue_then_read(stream: Stream, _: int, __: Counts) -> None:
+        buffer = bytearray()
+        while b"\r\n\r\n" not in buffer:
+            buffer += await stream.receive()
+        assert b"expect: 100-continue" in bytes(buffer).lower()
+        del buffer[: buffer.index(b"\r\n\r\n") + 4]
+        await stream.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+        while len(buffer) < 262144:
+            buffer += await stream.receive()
+        received.append(len(buffer))
+        await stream.send(ok(b"stored"))
+
+    async with raw_server(continue_then_read) as (port, _counts):
+        transport = engine()
+        response = await transport.send(expecting(port, 262144), stream=False)
+        assert (response.status, response.content) == (200, b"stored")
+        await transport.aclose()
+    assert received == [262144]
+
+
+async def test_expect_continue_refused_upload_never_sends_its_body() -> None:
+    received: list[bytes] = []
+
+    async def refuse(stream: Stream, _: int, __: Counts) -> None:
+        buffer = bytearray()
+        while b"\r\n\r\n" not in buffer:
+            buffer += await stream.receive()
+        del buffer[: buffer.index(b"\r\n\r\n") + 4]
+        await stream.send(
+            b"HTTP/1.1 403 Forbidden\r\nContent-Length: 6\r\nContent-Type: text/plain\r\n\r\ndenied"
+        )
+        try:
+            with anyio.move_on_after(0.5):
+                buffer += await stream.receive()
+        except (anyio.EndOfStream, anyio.BrokenResourceError):
+            pass  # the client closed the connection without sending the body
+        received.append(bytes(buffer))
+
+    async with raw_server(refuse) as (port, counts):
+        transport = engine()
+        response = await transport.send(expecting(port, 1 << 20), stream=False)
+        assert (response.status, response.content) == (403, b"denied")
+        assert transport.open_connections == 0  # the server may still expect the body
+        await transport.aclose()
+        await anyio.sleep(0.6)
+    assert received == [b""]
+    assert counts.accepted == 1
+
+
+async def test_expect_continue_ignored_by_an_old_server_still_sends_the_body() -> None:
+    async def ignore(stream: Stream, _: int, __: Counts) -> None:
+        buffer = bytearray()
+        if await read_request(stream, buffer):  # reads head and body, never says 100
+            await stream.send(ok(b"late"))
+
+    async with raw_server(ignore) as (port, _counts):
+        transport = engine()
+        started = anyio.current_time()
+        response = await transport.send(expecting(port, 131072), stream=False)
+        assert response.content == b"late"
+        assert anyio.current_time() - started >= 0.9  # waited EXPECT_WAIT, then sent
+        await transport.aclose()
