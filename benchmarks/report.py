@@ -120,6 +120,34 @@ def table(
     return rows
 
 
+LATENCY_HEADER = ("workload", "client", "obj/s", "p50 ms", "p99 ms", "CPU ms/object", "runs")
+
+
+def latency_table(
+    cells: dict[tuple[str, str, str], Cell], server: str, clients: Sequence[str]
+) -> list[list[str]]:
+    """Small requests: objects/s, per-request latency (medians over runs of each run's
+    p50 and p99) and the client's CPU per object."""
+    rows = []
+    for workload in ("small-upload", "small-download"):
+        for client in clients:
+            cell = cells.get((server, workload, client))
+            if cell is None or not cell.runs:
+                continue
+            rows.append(
+                [
+                    workload,
+                    client,
+                    _num(cell.objps, 0),
+                    _num(cell.p50_ms, 2),
+                    _num(cell.p99_ms, 2),
+                    _num(cell.cpu_ms_per_object, 3),
+                    str(cell.runs),
+                ]
+            )
+    return rows
+
+
 def render_text(rows: list[list[str]], header: Sequence[str] = HEADER) -> str:
     widths = [max(len(str(r[i])) for r in [list(header), *rows]) for i in range(len(header))]
     numeric = set(range(2, len(header) - 1))
@@ -157,6 +185,10 @@ def console_report(
     for server, description in info.servers.items():
         parts.append(f"\n== {server}: {description}")
         parts.append(render_text(table(cells, server, workloads, info.clients)))
+        latency = latency_table(cells, server, info.clients)
+        if latency:
+            parts.append("\nsmall requests:")
+            parts.append(render_text(latency, LATENCY_HEADER))
         parts.append("\ntargets (s3lite):")
         parts.append(
             render_text(_verdict_rows(verdicts.get(server, [])), ("target", "workload", "verdict"))
@@ -244,9 +276,20 @@ def markdown_report(
                 f"GET {ceiling.get_mbps:,.0f} MB/s.",
                 "",
             ]
+        out += [render_markdown(table(cells, server, workloads, info.clients)), ""]
+        latency = latency_table(cells, server, info.clients)
+        if latency:
+            out += [
+                "### Small requests: latency and CPU per object",
+                "",
+                "p50 / p99 = medians over the runs of each run's per-request percentiles "
+                "(wall time of one request, from when it got its slot); n/a for clients that "
+                "batch (s5cmd).",
+                "",
+                render_markdown(latency, LATENCY_HEADER),
+                "",
+            ]
         out += [
-            render_markdown(table(cells, server, workloads, info.clients)),
-            "",
             "### Targets (s3lite)",
             "",
             render_markdown(

@@ -40,6 +40,9 @@ class Cell:
     seconds: float | None = None
     rss_peak_mib: float | None = None
     rss_above_mib: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    cpu_ms_per_object: float | None = None
     samples: dict[str, list[float]] = field(default_factory=dict)
 
 
@@ -66,6 +69,11 @@ def aggregate(results: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str], C
             "seconds": [r["seconds"] for r in ok],
             "rss_peak_mib": [r["rss_peak_kib"] / 1024 for r in ok],
             "rss_above_mib": [(r["rss_peak_kib"] - r["rss_idle_kib"]) / 1024 for r in ok],
+            "p50_ms": [r["latency_p50_ms"] for r in ok if "latency_p50_ms" in r],
+            "p99_ms": [r["latency_p99_ms"] for r in ok if "latency_p99_ms" in r],
+            "cpu_ms_per_object": [
+                (r["cpu_user"] + r["cpu_sys"]) * 1e3 / r["objects"] for r in ok if r["objects"]
+            ],
         }
         cells[key] = Cell(
             *key,
@@ -78,6 +86,9 @@ def aggregate(results: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str], C
             seconds=_median(samples["seconds"]),
             rss_peak_mib=_median(samples["rss_peak_mib"]),
             rss_above_mib=_median(samples["rss_above_mib"]),
+            p50_ms=_median(samples["p50_ms"]),
+            p99_ms=_median(samples["p99_ms"]),
+            cpu_ms_per_object=_median(samples["cpu_ms_per_object"]),
             samples=samples,
         )
     return cells

@@ -24,6 +24,7 @@ import json
 import os
 import re
 import resource
+import statistics
 import sys
 import time
 import traceback
@@ -115,6 +116,9 @@ async def measure(spec: Spec, label: str) -> dict[str, Any]:
         rss_idle_kib=idle,
         rss_peak_kib=max(peak, idle),
     )
+    if len(client.latencies) >= 2:
+        cuts = statistics.quantiles(client.latencies, n=100, method="inclusive")
+        result.update(latency_p50_ms=cuts[49] * 1e3, latency_p99_ms=cuts[98] * 1e3)
     return result
 
 

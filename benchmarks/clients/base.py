@@ -14,6 +14,7 @@ Rules of this module:
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -28,13 +29,27 @@ class Unsupported(Exception):
     """The client cannot run this workload (the message says why)."""
 
 
-async def bounded(count: int, concurrency: int, job: Callable[[int], Awaitable[int]]) -> int:
-    """Run ``job(0..count-1)`` with at most ``concurrency`` in flight; sum the results."""
+async def bounded(
+    count: int,
+    concurrency: int,
+    job: Callable[[int], Awaitable[int]],
+    latencies: list[float] | None = None,
+) -> int:
+    """Run ``job(0..count-1)`` with at most ``concurrency`` in flight; sum the results.
+
+    With ``latencies``, each job's wall time (from its start, not its wait for a
+    slot) is appended to it, in seconds.
+    """
     limit = asyncio.Semaphore(concurrency)
 
     async def one(index: int) -> int:
         async with limit:
-            return await job(index)
+            if latencies is None:
+                return await job(index)
+            start = time.perf_counter()
+            result = await job(index)
+            latencies.append(time.perf_counter() - start)
+            return result
 
     results = await asyncio.gather(*(one(index) for index in range(count)))
     return sum(results)
@@ -56,6 +71,8 @@ class BenchClient:
         self.server: Server = spec.server
         self.bucket = spec.server.bucket
         self.options = options
+        self.latencies: list[float] = []
+        """Seconds per small request, filled by ``put_many`` / ``get_many``."""
 
     async def open(self) -> None:
         """Create the client (before any measurement starts)."""
@@ -106,10 +123,10 @@ class BenchClient:
             await self.put_small(keys[index], data)
             return 1
 
-        await bounded(len(keys), concurrency, one)
+        await bounded(len(keys), concurrency, one, self.latencies)
 
     async def get_many(self, keys: Sequence[str], concurrency: int) -> int:
         async def one(index: int) -> int:
             return await self.get_small(keys[index])
 
-        return await bounded(len(keys), concurrency, one)
+        return await bounded(len(keys), concurrency, one, self.latencies)
