@@ -30,6 +30,8 @@ import time
 import traceback
 from typing import Any
 
+import anyio
+
 from .clients import Unsupported, load, parse_name
 from .config import Spec
 from .workloads import WORKLOAD_FUNCTIONS
@@ -130,8 +132,12 @@ def main(argv: list[str] | None = None) -> None:
     spec = Spec.from_json(sys.stdin.read())
     if spec.workload != args.workload:
         raise SystemExit(f"--workload {args.workload} does not match the spec ({spec.workload})")
+    backend = parse_name(args.client).options.get("backend", "asyncio")
     try:
-        result = asyncio.run(measure(spec, args.client))
+        if backend == "asyncio":
+            result = asyncio.run(measure(spec, args.client))
+        else:  # s3lite on trio (anyio runs the same worker there)
+            result = anyio.run(measure, spec, args.client, backend=backend)
     except Exception as exc:  # reported, not raised: the runner goes on
         traceback.print_exc(file=sys.stderr)
         result = {

@@ -7,8 +7,9 @@ Rules of this module:
 - ``put_many`` / ``get_many`` default to ``concurrency`` tasks at a time over
   ``put_small`` / ``get_small``; a client with its own batch mode (s5cmd)
   overrides them.
-- Everything runs on asyncio: aiobotocore, miniopy-async and obstore require
-  it, and one event loop for every client keeps the comparison even.
+- Everything runs on asyncio (aiobotocore, miniopy-async and obstore require
+  it, and one event loop for every client keeps the comparison even), except the
+  ``s3lite+backend=trio`` variant, which shows s3lite on trio.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import ClassVar
+
+import anyio
 
 from benchmarks.config import Server, Spec
 
@@ -40,19 +43,57 @@ async def bounded(
     With ``latencies``, each job's wall time (from its start, not its wait for a
     slot) is appended to it, in seconds.
     """
+    if not _on_asyncio():
+        return await _bounded_anyio(count, concurrency, job, latencies)
     limit = asyncio.Semaphore(concurrency)
 
     async def one(index: int) -> int:
         async with limit:
-            if latencies is None:
-                return await job(index)
-            start = time.perf_counter()
-            result = await job(index)
-            latencies.append(time.perf_counter() - start)
-            return result
+            return await _timed(job, index, latencies)
 
     results = await asyncio.gather(*(one(index) for index in range(count)))
     return sum(results)
+
+
+async def _timed(
+    job: Callable[[int], Awaitable[int]], index: int, latencies: list[float] | None
+) -> int:
+    if latencies is None:
+        return await job(index)
+    start = time.perf_counter()
+    result = await job(index)
+    latencies.append(time.perf_counter() - start)
+    return result
+
+
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+async def _bounded_anyio(
+    count: int,
+    concurrency: int,
+    job: Callable[[int], Awaitable[int]],
+    latencies: list[float] | None,
+) -> int:
+    """``bounded`` on any anyio backend (trio): a task group and a capacity limiter."""
+    limit = anyio.CapacityLimiter(concurrency)
+    total = 0
+
+    async def one(index: int) -> None:
+        nonlocal total
+        async with limit:
+            moved = await _timed(job, index, latencies)
+        total += moved  # after the await: ``total += await ...`` would read total first
+
+    async with anyio.create_task_group() as group:
+        for index in range(count):
+            group.start_soon(one, index)
+    return total
 
 
 class BenchClient:

@@ -4,7 +4,8 @@
 experiments append options to the name: ``s3lite+part_size=16MiB+max_concurrency=16``
 or ``s3lite+payload_signing=unsigned``; they are never part of a default run.
 
-Two options are experiments rather than ``S3Client`` arguments: ``engine=httpx``
+``backend=trio`` runs the worker on trio instead of asyncio.  Two more options are
+experiments rather than ``S3Client`` arguments: ``engine=httpx``
 runs s3lite on httpx (a caller's own ``httpx.AsyncClient`` with the same pool size)
 instead of its own HTTP engine, so one run shows what the engine buys; and
 ``http_read_size=1MiB`` raises httpcore's per-read size (64 KiB) for that variant.
@@ -25,7 +26,7 @@ from .base import BenchClient
 
 __all__ = ["S3liteClient"]
 
-_EXPERIMENTS = {"http_read_size", "engine"}
+_EXPERIMENTS = {"http_read_size", "engine", "backend"}
 
 
 def _value(text: str) -> object:
