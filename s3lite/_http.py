@@ -2,8 +2,9 @@
 
 Rules of this module:
 - Plain values and one protocol; no HTTP library is imported here.  An engine
-  (``_transport.HttpxTransport`` today) implements ``Transport`` and is the only
-  code that knows how bytes reach the socket.
+  (``_engine.EngineTransport``, s3lite's own and the default, or
+  ``_transport.HttpxTransport`` over a caller's ``httpx.AsyncClient``) implements
+  ``Transport`` and is the only code that knows how bytes reach the socket.
 - Header names in a ``Response`` are lower-case; values are kept as received.
 - A streamed body is read once and must be closed (``aclose``), which returns or
   closes its connection.
