@@ -287,7 +287,7 @@ async def test_many_requests_leak_no_socket() -> None:
         before = _open_fds()
 
         async def batch() -> None:
-            for _ in range(125):
+            for _ in range(1250):  # 10,000 requests in all
                 response = await transport.send(request(port), stream=True)
                 assert await read(response) == b"hello"
 
