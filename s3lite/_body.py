@@ -17,14 +17,24 @@ import io
 import os
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
-from typing import IO, Any, Union
+from typing import IO, Any, Union, cast
 
 import anyio
 import anyio.to_thread
 
 from ._exceptions import IntegrityError, InvalidRequestError
 
-__all__ = ["MIN_PIECE", "Body", "Buffer", "ChunksSource", "Source", "StreamSource", "make_source"]
+__all__ = [
+    "MIN_PIECE",
+    "Body",
+    "Buffer",
+    "ChunksSource",
+    "Source",
+    "StreamSource",
+    "is_replayable_body",
+    "make_source",
+    "whole_bytes",
+]
 
 Buffer = bytes | bytearray | memoryview
 Body = Union[
@@ -279,6 +289,25 @@ async def _file_chunks(file: IO[bytes]) -> AsyncIterator[bytes]:
         if not data:
             return
         yield data
+
+
+def whole_bytes(buffer: Buffer) -> Buffer:
+    """A view of a whole ``bytes`` object as that object, so it is passed on uncopied."""
+    if isinstance(buffer, memoryview):
+        obj = buffer.obj
+        if isinstance(obj, bytes) and buffer.nbytes == len(obj):
+            return obj
+    return buffer
+
+
+def is_replayable_body(body: object) -> bool:
+    """Whether ``make_source`` makes a replayable source of ``body``: bytes, a path,
+    or a seekable binary file."""
+    if isinstance(body, bytes | bytearray | memoryview | os.PathLike):
+        return True
+    if not hasattr(body, "read") or isinstance(body, io.TextIOBase):
+        return False
+    return _is_seekable(cast("IO[bytes]", body))
 
 
 def _is_seekable(file: IO[bytes]) -> bool:

@@ -223,8 +223,9 @@ class S3Client(AsyncResource):
         ``range=(first, last)`` selects inclusive byte positions (``last=None``:
         to the end).  Raises ``NoSuchKey`` / ``NoSuchBucket`` / ``InvalidRange``.
         """
-        _requests.get_object(bucket, key, range)  # validates before anything is awaited
-        return GetObjectCall(lambda: open_object(self._pipeline, bucket, key, range))
+        request = _requests.get_object(bucket, key, range)  # validated before any await
+        ranged = range is not None
+        return GetObjectCall(lambda: open_object(self._pipeline, request, ranged=ranged))
 
     async def head_object(self, bucket: str, key: str) -> ObjectInfo:
         """Metadata of an object; raises ``NoSuchKey`` when it does not exist."""

@@ -27,6 +27,7 @@ from ._http import Body
 from ._lifecycle import AsyncResource
 from ._models import ObjectInfo
 from ._pipeline import Pipeline
+from ._requests import S3Request
 
 Chunks = Body
 Reopen = Callable[[int], Awaitable[Chunks]]
@@ -183,17 +184,18 @@ async def _close_chunks(chunks: Chunks) -> None:
     await chunks.aclose()
 
 
-async def open_object(
-    pipeline: Pipeline, bucket: str, key: str, range_: _requests.Range | None
-) -> ObjectStream:
-    """Send GetObject and return its body as a stream that verifies what it delivers
-    and resumes from the next byte (pinned to the ETag) when the connection drops."""
-    response = await pipeline.send(_requests.get_object(bucket, key, range_))
+async def open_object(pipeline: Pipeline, request: S3Request, *, ranged: bool) -> ObjectStream:
+    """Send a GetObject request (built by ``_requests.get_object``) and return its body
+    as a stream that verifies what it delivers and resumes from the next byte (pinned
+    to the ETag) when the connection drops."""
+    bucket, key = request.bucket, request.key
+    assert bucket is not None and key is not None
+    response = await pipeline.send(request)
     assert response.body is not None
     info = _requests.object_info(key, response.headers)
     total, bounds = _requests.content_range(response.headers, info.size)
     verify = None
-    if range_ is None:
+    if not ranged:
         verify = verifiable_checksum(
             dict(info.checksums), response.headers.get("x-amz-checksum-type")
         )

@@ -36,7 +36,7 @@ from ._exceptions import (
     S3Error,
     TransportError,
 )
-from ._http import Content, Headers, HttpRequest, Response
+from ._http import Content, Headers, HttpRequest, Response, close_content
 from ._tls import certificate_failure, ssl_context
 from ._urls import DEFAULT_PORTS
 from ._wire import (
@@ -220,7 +220,7 @@ class EngineTransport:
             with anyio.fail_after(self._timeout):
                 await self._slots.acquire()
         except TimeoutError:
-            await _close_content(request.content)
+            await close_content(request.content)
             raise RequestTimeoutError(f"{what}: no connection free in time (pool)") from None
         connection: _Connection | None = None
         holds_slot = True
@@ -247,7 +247,7 @@ class EngineTransport:
                 raise _translate(exc, what) from exc
             raise
         finally:
-            await _close_content(request.content)
+            await close_content(request.content)
 
     async def _exchange(
         self, connection: _Connection, request: HttpRequest, *, reused: bool
@@ -360,14 +360,6 @@ class EngineTransport:
 
 def _response(method: str, head: ResponseHead, content: bytes, body: _Body | None) -> Response:
     return Response(method, head.status, head.reason, Headers(head.headers), content, body)
-
-
-async def _close_content(content: Content) -> None:
-    """Close a request body iterator that may have been left part-way."""
-    closer = getattr(content, "aclose", None)
-    if closer is not None:
-        with anyio.CancelScope(shield=True):
-            await closer()
 
 
 class _Body:

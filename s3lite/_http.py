@@ -16,6 +16,8 @@ from collections.abc import AsyncIterable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+import anyio
+
 from ._urls import Target
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "HttpRequest",
     "Response",
     "Transport",
+    "close_content",
     "read_limited",
 ]
 
@@ -116,6 +119,15 @@ class Transport(Protocol):
     async def aclose(self) -> None:
         """Close every connection this engine opened."""
         ...
+
+
+async def close_content(content: Content) -> None:
+    """Close a request body iterator an engine may have left part-way (engines call
+    this once per request, shielded, whatever happened)."""
+    closer = getattr(content, "aclose", None)
+    if closer is not None:
+        with anyio.CancelScope(shield=True):
+            await closer()
 
 
 async def read_limited(body: Body, limit: int = 1 << 20) -> bytes:

@@ -42,7 +42,7 @@ from typing import TypeVar
 
 import anyio.to_thread
 
-from ._body import READ_SIZE, Buffer, BytesSource, Source
+from ._body import READ_SIZE, Buffer, BytesSource, Source, whole_bytes
 from ._checksums import ChecksumAlgorithm, Hasher, encoded_checksum_length, header_for
 from ._chunked import ChunkSigner, encoded_length_of, unsigned_chunk_header, unsigned_final_chunk
 from ._signing import (
@@ -146,17 +146,6 @@ async def _one(view: memoryview) -> AsyncIterator[memoryview]:
     yield view  # not copied here (the httpx engine copies it once when it writes)
 
 
-def _as_bytes(chunk: Buffer) -> Buffer:
-    # A view of a whole bytes object goes out as that object: h11 then sends it without a copy.
-    if (
-        isinstance(chunk, memoryview)
-        and isinstance(chunk.obj, bytes)
-        and chunk.nbytes == len(chunk.obj)
-    ):
-        return chunk.obj
-    return chunk
-
-
 def _sign_and_hash(signer: ChunkSigner, hasher: Hasher | None, chunk: Buffer) -> bytes:
     if hasher is not None:
         hasher.update(chunk)
@@ -183,7 +172,7 @@ async def _signed_chunks(
                 len(chunk), functools.partial(_sign_and_hash, signer, hasher, chunk)
             )
             yield frame  # the frame around the data; the data itself goes out untouched
-            yield _as_bytes(chunk)
+            yield whole_bytes(chunk)
             yield b"\r\n"
     trailers = []
     if hasher is not None:
@@ -199,7 +188,7 @@ async def _unsigned_chunks(
         async for chunk in chunks:
             await _in_thread_if_large(len(chunk), functools.partial(hasher.update, chunk))
             yield unsigned_chunk_header(len(chunk))
-            yield _as_bytes(chunk)
+            yield whole_bytes(chunk)
             yield b"\r\n"
     computed.append(hasher.b64())
     yield unsigned_final_chunk([(header_for(hasher.algorithm), computed[-1])])

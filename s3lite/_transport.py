@@ -17,7 +17,6 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterat
 from contextlib import contextmanager
 from typing import cast
 
-import anyio
 import httpx
 
 from ._exceptions import (
@@ -26,7 +25,7 @@ from ._exceptions import (
     RequestTimeoutError,
     TransportError,
 )
-from ._http import Content, Headers, HttpRequest, Response
+from ._http import Headers, HttpRequest, Response, close_content
 from ._tls import certificate_failure, ssl_context
 from ._urls import Target
 
@@ -227,7 +226,7 @@ class HttpxTransport:
         finally:
             if not sent:
                 shard.active -= 1
-            await _close_content(content)
+            await close_content(content)
         return Response(
             method=request.method,
             status=response.status_code,
@@ -248,14 +247,6 @@ class HttpxTransport:
 def _httpx_trust_store(verify: bool) -> ssl.SSLContext:
     # httpx's default context (certifi's CA bundle), built once per process.
     return httpx.create_ssl_context(verify=verify)
-
-
-async def _close_content(content: Content) -> None:
-    """Close a request body iterator httpx may have left part-way (it never closes them)."""
-    closer = getattr(content, "aclose", None)
-    if closer is not None:
-        with anyio.CancelScope(shield=True):
-            await closer()
 
 
 def _busyness(shard: _Shard) -> int:

@@ -29,7 +29,14 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
-from s3lite._body import Body, Buffer, StreamSource, make_source
+from s3lite._body import (
+    Body,
+    Buffer,
+    StreamSource,
+    is_replayable_body,
+    make_source,
+    whole_bytes,
+)
 from s3lite._exceptions import IntegrityError
 
 from ._models import StorageCode
@@ -176,24 +183,6 @@ class Rechunker:
         return block
 
 
-def _whole(piece: Buffer) -> Buffer:
-    """A view of a whole ``bytes`` object as that object (streams pass it on uncopied)."""
-    if isinstance(piece, memoryview):
-        obj = piece.obj
-        if isinstance(obj, bytes) and piece.nbytes == len(obj):
-            return obj
-    return piece
-
-
-def _is_seekable_file(body: object) -> bool:
-    if not hasattr(body, "read") or isinstance(body, io.TextIOBase):
-        return False
-    try:
-        return bool(body.seekable())  # type: ignore[attr-defined]
-    except (AttributeError, OSError, ValueError):
-        return False
-
-
 def _stat(target: str | IO[bytes]) -> tuple[int, int] | None:
     """(size, mtime in ns) of a path or of a real file behind a file object."""
     try:
@@ -228,10 +217,7 @@ class Content:
     @property
     def is_replayable(self) -> bool:
         """Whether the body can be read again: bytes, a path or a seekable file."""
-        body = self.body
-        return isinstance(body, bytes | bytearray | memoryview | os.PathLike) or (
-            _is_seekable_file(body)
-        )
+        return is_replayable_body(self.body)
 
     async def chunks(self, size: int = CHUNK_SIZE) -> AsyncGenerator[Buffer, None]:
         """The body read once, in order, feeding the digest (pieces of any size up to
@@ -244,7 +230,7 @@ class Content:
                     async with aclosing(part.ranged(0, part.length or 0, size)) as pieces:
                         async for piece in pieces:
                             self.digest.update(piece)
-                            yield _whole(piece)
+                            yield whole_bytes(piece)
                 return
             while chunk := await source.read(size):
                 self.digest.update(chunk)
