@@ -11,6 +11,7 @@ Rules of this module:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -26,6 +27,12 @@ import anyio
 import anyio.to_thread
 
 from s3lite._body import Body
+from s3lite._connstring import (
+    CHECKSUM_CHOICES,
+    ConnectionSettings,
+    parse_connection_string,
+    read_connection_config,
+)
 from s3lite._exceptions import ConfigurationError, S3Error
 from s3lite._options import ClientOptions
 from s3lite.storage import (
@@ -371,7 +378,7 @@ def _seconds(text: str) -> float:
     return value
 
 
-_CHECKSUMS = ("crc32", "sha256", "md5", "none")
+_CHECKSUMS = CHECKSUM_CHOICES
 _PAYLOAD_SIGNING = ("auto", "signed", "unsigned")
 
 
@@ -410,7 +417,9 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         "--checksum",
         choices=_CHECKSUMS,
         default=default(None),
-        help="checksum sent with every upload to S3 (default: crc32; none: no checksum)",
+        help="checksum protecting every upload to S3 (default: auto, CRC32 where the server "
+        "takes it, else Content-MD5 or the payload signature; none: no checksum); "
+        "overrides a Checksum= in the connection string",
     )
     client.add_argument(
         "--payload-signing",
@@ -640,10 +649,23 @@ class _StderrHandler(logging.Handler):
 
 async def _run(args: argparse.Namespace, console: _Console) -> int:
     text, config = _connection(args)
+    connection: str | ConnectionSettings | None = text
+    if args.checksum is not None and (text is not None or config is not None):
+        path = config
+        # --checksum overrides a Checksum= of the connection string (which overrides
+        # the client's options): it is set on the settings themselves.
+        settings = (
+            parse_connection_string(text)
+            if text is not None
+            else await anyio.to_thread.run_sync(
+                read_connection_config, Path(str(path)), args.connection_name
+            )
+        )
+        connection, config = dataclasses.replace(settings, checksum=args.checksum), None
     handler: Command = args.handler
     async with FileStorage(
         args.database,
-        text,
+        connection,
         config_file=config,
         connection_name=args.connection_name,
         s3_options=_client_options(args),

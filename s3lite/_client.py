@@ -123,7 +123,10 @@ class S3Client(AsyncResource):
         http_client: httpx.AsyncClient | None = None,
     ) -> S3Client:
         """Build a client from parsed connection settings, whose credentials are used
-        as they are (the environment is not consulted again)."""
+        as they are (the environment is not consulted again).  A ``Checksum`` in the
+        settings overrides ``options.checksum``."""
+        if settings.checksum is not None:
+            options = (options or ClientOptions()).with_changes(checksum=settings.checksum_option)
         return cls(
             settings.service_url,
             access_key=settings.access_key,

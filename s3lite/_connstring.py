@@ -13,6 +13,8 @@ Rules of this module:
   both keys are required), else ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/
   ``AWS_SESSION_TOKEN`` together.  ``Region`` falls back to ``AWS_REGION`` then
   ``AWS_DEFAULT_REGION``.
+- ``Checksum=auto|crc32|sha256|md5|none`` sets the client's ``checksum`` option
+  (``none``: no checksum); left out, the client's own option stands.
 - Bucket names, the service URL and addressing styles follow the client's own
   rules (``_urls``): one validator each, not a copy.
 - Every failure is a ``ConfigurationError`` naming the key.  No message contains
@@ -30,7 +32,9 @@ import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
+from ._checksum_policy import ChecksumSetting
 from ._credentials import DEFAULT_REGION, resolve_credentials, resolve_region
 from ._exceptions import ConfigurationError
 from ._urls import (
@@ -43,8 +47,10 @@ from ._urls import (
 from ._xml import DoctypeRefused, local_name, parse_untrusted
 
 __all__ = [
+    "CHECKSUM_CHOICES",
     "CONNECTION_STRING_KEYS",
     "AddressingStyle",
+    "ChecksumChoice",
     "ConnectionSettings",
     "parse_connection_string",
     "read_connection_config",
@@ -60,8 +66,13 @@ CONNECTION_STRING_KEYS: tuple[str, ...] = (
     "SessionToken",
     "ForcePathStyle",
     "AddressingStyle",
+    "Checksum",
 )
 """The accepted keys, in canonical spelling (matching is case-insensitive)."""
+
+ChecksumChoice = Literal["auto", "crc32", "sha256", "md5", "none"]
+CHECKSUM_CHOICES: tuple[ChecksumChoice, ...] = ("auto", "crc32", "sha256", "md5", "none")
+"""The values of the ``Checksum`` key."""
 
 _CANONICAL = {key.lower(): key for key in CONNECTION_STRING_KEYS}
 _SENSITIVE_KEYS = ("secretkey", "sessiontoken")
@@ -90,6 +101,7 @@ _FIELD_KEYS = {
     "region": "Region",
     "addressing_style": "AddressingStyle",
     "session_token": "SessionToken",
+    "checksum": "Checksum",
 }
 _FIELD_LABELS = {name: f"{name} ({key})" for name, key in _FIELD_KEYS.items()}
 
@@ -115,6 +127,8 @@ class ConnectionSettings:
     region: str = _DEFAULT_REGION
     addressing_style: AddressingStyle = "auto"
     session_token: str | None = None
+    checksum: ChecksumChoice | None = None
+    """The ``Checksum`` key (``None``: not given, the client's option stands)."""
 
     def __post_init__(self) -> None:
         # The only validation of settings; a parsed string gets the same checks here,
@@ -137,6 +151,8 @@ class ConnectionSettings:
             checks.append(("session_token", _token_problem(self.session_token)))
         if self.addressing_style not in _STYLES:
             checks.append(("addressing_style", "must be auto, path or virtual"))
+        if self.checksum is not None and self.checksum not in CHECKSUM_CHOICES:
+            checks.append(("checksum", f"must be one of {', '.join(CHECKSUM_CHOICES)}"))
         for name, problem in checks:
             if problem is not None:
                 raise ConfigurationError(f"{label[name]} {problem}")
@@ -153,8 +169,13 @@ class ConnectionSettings:
             f"access_key={self.access_key!r}, secret_key='***', "
             f"object_bucket={self.object_bucket!r}, recycle_bucket={self.recycle_bucket!r}, "
             f"region={self.region!r}, addressing_style={self.addressing_style!r}, "
-            f"session_token={token!r})"
+            f"session_token={token!r}, checksum={self.checksum!r})"
         )
+
+    @property
+    def checksum_option(self) -> ChecksumSetting:
+        """The ``checksum`` client option the ``Checksum`` key stands for."""
+        return None if self.checksum in (None, "none") else self.checksum  # type: ignore[return-value]
 
     def to_connection_string(self) -> str:
         """The settings as a connection string that parses back to an equal value.
@@ -175,6 +196,8 @@ class ConnectionSettings:
             pairs.append(("AddressingStyle", self.addressing_style))
         if self.session_token is not None:
             pairs.append(("SessionToken", self.session_token))
+        if self.checksum is not None:
+            pairs.append(("Checksum", self.checksum))
         return "; ".join(f"{key}={_quote(value)}" for key, value in pairs) + ";"
 
 
@@ -398,12 +421,23 @@ def _build(values: dict[str, str], environ: Mapping[str, str], fail: _Fail) -> C
             region=region,
             addressing_style=_addressing_style(values, fail),
             session_token=credentials.session_token,
+            checksum=_checksum(values, fail),
         )
     except ConfigurationError as err:
         message = str(err)
         for name, label in _FIELD_LABELS.items():
             message = message.replace(label, labels[name])
         raise fail(message) from None
+
+
+def _checksum(values: Mapping[str, str], fail: _Fail) -> ChecksumChoice | None:
+    text = values.get("Checksum")
+    if text is None:
+        return None
+    for choice in CHECKSUM_CHOICES:
+        if text.lower() == choice:
+            return choice
+    raise fail(f"Checksum {_show(text)} is not one of {', '.join(CHECKSUM_CHOICES)}")
 
 
 def _addressing_style(values: Mapping[str, str], fail: _Fail) -> AddressingStyle:

@@ -7,8 +7,9 @@ Rules of this module:
   ``read()``, by ``aclose()`` or on leaving ``async with``: the pooled
   connection is never leaked.
 - Bad data is never returned as good: the byte count is checked against the
-  ``Content-Length``, and a full-object checksum the server returned is
-  checked at the end (``IntegrityError`` on any mismatch).
+  ``Content-Length``, and a full-object checksum the server returned (else an
+  MD5 ETag, ``_checksum_policy.download_check``) is checked at the end
+  (``IntegrityError`` on any mismatch); ``verified_by`` says which.
 - A connection lost mid-body is resumed with a ranged GET from the next byte,
   pinned to the same ETag (bounded number of resumes).
 """
@@ -21,7 +22,8 @@ from datetime import datetime
 from types import TracebackType
 
 from . import _requests
-from ._checksums import ChecksumAlgorithm, Hasher, verifiable_checksum
+from ._checksum_policy import VerifiedBy, download_check
+from ._checksums import ChecksumAlgorithm, Hasher
 from ._exceptions import IntegrityError, PreconditionFailed, TransportError
 from ._http import Body
 from ._lifecycle import AsyncResource
@@ -51,7 +53,10 @@ class ObjectStream(AsyncResource):
 
     Iterate with ``async for chunk in stream``, or ``await stream.read()`` for
     the whole body.  ``info.size`` is the length of this body (of the range, for
-    a ranged GET); ``total_size`` is the size of the whole object.
+    a ranged GET); ``total_size`` is the size of the whole object.  ``verified_by``
+    says what the body is checked against when it ends: ``"crc32"`` or
+    ``"sha256"`` (the checksum the server stored), ``"etag-md5"`` (the MD5 ETag of a
+    single-part object) or ``"size-only"`` (its length).
     """
 
     def __init__(
@@ -62,10 +67,12 @@ class ObjectStream(AsyncResource):
         total_size: int,
         content_range: tuple[int, int] | None,
         verify: tuple[ChecksumAlgorithm, str] | None = None,
+        verified_by: VerifiedBy = "size-only",
         reopen: Reopen | None = None,
         max_resumes: int = 0,
     ) -> None:
         self.info = info
+        self.verified_by = verified_by
         self.total_size = total_size
         self.content_range = content_range
         self.resumes = 0
@@ -160,10 +167,10 @@ class ObjectStream(AsyncResource):
                 f"body of {self.info.key!r} ended after {self._received} of {self.info.size} bytes"
             )
         if self._hasher is not None and self._hasher.b64() != self._expected:
+            stored = "an MD5 ETag" if self.verified_by == "etag-md5" else self._hasher.algorithm
             raise IntegrityError(
                 f"checksum mismatch for {self.info.key!r}: the server stored "
-                f"{self._hasher.algorithm} {self._expected}, the bytes received give "
-                f"{self._hasher.b64()}"
+                f"{stored} {self._expected}, the bytes received give {self._hasher.b64()}"
             )
 
     async def read(self) -> bytes:
@@ -194,11 +201,14 @@ async def open_object(pipeline: Pipeline, request: S3Request, *, ranged: bool) -
     assert response.body is not None
     info = _requests.object_info(key, response.headers)
     total, bounds = _requests.content_range(response.headers, info.size)
-    verify = None
-    if not ranged:
-        verify = verifiable_checksum(
-            dict(info.checksums), response.headers.get("x-amz-checksum-type")
-        )
+    verified_by, algorithm, expected = download_check(
+        response.headers,
+        dict(info.checksums),
+        info.etag,
+        whole=not ranged,
+        etag_md5=pipeline.options.checksum is not None,
+    )
+    verify = (algorithm, expected) if algorithm and expected else None
     last = bounds[1] if bounds else info.size - 1
 
     async def reopen(offset: int) -> Chunks:
@@ -218,6 +228,7 @@ async def open_object(pipeline: Pipeline, request: S3Request, *, ranged: bool) -
         total_size=total,
         content_range=bounds,
         verify=verify,
+        verified_by=verified_by,
         reopen=reopen,
         max_resumes=pipeline.options.retry.max_attempts - 1,
     )

@@ -60,9 +60,13 @@ class CommonPrefix:
 
 @dataclass(frozen=True, slots=True)
 class PutObjectResult:
-    """The outcome of a completed upload (single PUT or multipart)."""
+    """The outcome of a completed upload (single PUT or multipart).
 
-    etag: str
+    ``etag`` is ``None`` only when a server completed a multipart upload without
+    saying its ETag anywhere (neither the answer nor a HEAD after it).
+    """
+
+    etag: str | None
     size: int
     version_id: str | None = None
     parts: int = 1
@@ -71,9 +75,9 @@ class PutObjectResult:
 
 @dataclass(frozen=True, slots=True)
 class CopyObjectResult:
-    """The outcome of a server-side copy."""
+    """The outcome of a server-side copy (``etag`` as in ``PutObjectResult``)."""
 
-    etag: str
+    etag: str | None
     last_modified: datetime | None = None
     version_id: str | None = None
 

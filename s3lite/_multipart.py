@@ -22,13 +22,20 @@ from collections.abc import Awaitable, Callable, Sequence
 import anyio
 
 from . import _requests, _xml
-from ._body import ChunksSource, Source, StreamSource
+from ._body import BytesSource, ChunksSource, Source, StreamSource
+from ._checksum_policy import (
+    TRAILER_REFUSALS,
+    ChecksumSetting,
+    upload_checksum,
+    with_content_md5,
+)
 from ._checksums import ChecksumAlgorithm, combine_crc32_b64
-from ._exceptions import InvalidRequestError, S3Error
+from ._exceptions import InvalidRequestError, NoSuchUpload, S3Error, ServiceError
+from ._http import Response
 from ._models import CompletedPart, CopyObjectResult, ObjectInfo, PutObjectResult
 from ._options import MAX_PARTS, MAX_SINGLE_PUT
-from ._payload import payload_for_source
-from ._pipeline import Pipeline
+from ._payload import Payload, payload_for_source
+from ._pipeline import Pipeline, no_such_upload
 
 __all__ = [
     "abort",
@@ -36,6 +43,7 @@ __all__ = [
     "copy_in_parts",
     "create",
     "put_source",
+    "send_body",
     "send_part",
     "upload_one_part",
 ]
@@ -67,6 +75,39 @@ async def create(
     return _xml.parse_initiate_multipart_upload(response.content)
 
 
+async def send_body(
+    pipeline: Pipeline,
+    build: Callable[[Payload], _requests.S3Request],
+    source: Source,
+    start: int,
+    size: int,
+    setting: ChecksumSetting,
+) -> tuple[Response, Payload, ChecksumAlgorithm | None]:
+    """Send an upload of bytes ``[start, start + size)`` of a replayable source with the
+    checksum ``setting`` asks for (``_checksum_policy``).  Under ``"auto"``, a trailer the
+    server refuses is dropped (for the client's life) and the body is sent once more."""
+    features = pipeline.features
+    signed = pipeline.payload_signed
+    in_memory = isinstance(source, BytesSource) or size == 0
+    algorithm = upload_checksum(setting, features, in_memory=in_memory, signed=signed)
+    md5 = with_content_md5(setting, features, signed=signed)
+    payload = await payload_for_source(
+        source, start, size, signed=signed, checksum=algorithm, content_md5=md5
+    )
+    try:
+        response = await pipeline.send(build(payload))
+    except ServiceError as error:
+        if setting != "auto" or not payload.uses_trailer or error.code not in TRAILER_REFUSALS:
+            raise
+        features.refuse_trailers(error.code)
+        algorithm = upload_checksum(setting, features, in_memory=in_memory, signed=signed)
+        payload = await payload_for_source(source, start, size, signed=signed, checksum=algorithm)
+        response = await pipeline.send(build(payload))
+    if setting == "auto":
+        features.note_upload_answer(algorithm, response.headers)
+    return response, payload, algorithm
+
+
 async def send_part(
     pipeline: Pipeline,
     bucket: str,
@@ -76,18 +117,21 @@ async def send_part(
     source: Source,
     start: int,
     size: int,
-    checksum: ChecksumAlgorithm | None,
+    checksum: ChecksumSetting,
 ) -> CompletedPart:
     """UploadPart of bytes ``[start, start + size)`` of a replayable source."""
-    payload = await payload_for_source(
-        source, start, size, signed=pipeline.payload_signed, checksum=checksum
+
+    def build(payload: Payload) -> _requests.S3Request:
+        return _requests.upload_part(bucket, key, upload_id, number, payload)
+
+    response, payload, algorithm = await send_body(
+        pipeline, build, source, start, size, checksum
     )
-    response = await pipeline.send(_requests.upload_part(bucket, key, upload_id, number, payload))
     etag = _xml.unquote_etag(response.headers.get("etag") or "")
-    if checksum not in ("crc32", "sha256"):
+    if algorithm not in ("crc32", "sha256"):
         return CompletedPart(number, etag)
-    value = payload.sent_checksum or response.headers.get(f"x-amz-checksum-{checksum}")
-    return CompletedPart(number, etag, value, checksum)
+    value = payload.sent_checksum or response.headers.get(f"x-amz-checksum-{algorithm}")
+    return CompletedPart(number, etag, value, algorithm)
 
 
 async def upload_one_part(
@@ -119,18 +163,46 @@ async def complete(
     *,
     full_object_crc32: str | None = None,
 ) -> PutObjectResult:
-    """CompleteMultipartUpload (``size`` in the result is -1: the caller knows it)."""
+    """CompleteMultipartUpload (``size`` in the result is -1: the caller knows it).
+
+    Once the server has answered 200 the object exists, so nothing after that raises:
+    an answer without an ETag (a Ceph RGW bug) takes the ``ETag`` header, else the
+    ETag a HEAD shows, else ``None``.
+    """
     request = _requests.complete_multipart_upload(
         bucket, key, upload_id, parts, full_object_crc32=full_object_crc32
     )
-    response = await pipeline.send(request)
+    try:
+        response = await pipeline.send(request)
+    except ServiceError as error:
+        # Ceph RGW answers 500 to completing an aborted upload: say what it means.
+        if error.status >= 500 and not await _upload_exists(pipeline, bucket, key, upload_id):
+            raise no_such_upload(error) from error
+        raise
     etag = _xml.parse_complete_multipart_upload(response.content)
+    if etag is None:
+        etag = _xml.unquote_etag(response.headers.get("etag") or "") or None
+    if etag is None:
+        with contextlib.suppress(S3Error):
+            head = await pipeline.send(_requests.object_request("HEAD", bucket, key))
+            etag = _xml.unquote_etag(head.headers.get("etag") or "") or None
     return PutObjectResult(
         etag=etag,
         size=-1,
         version_id=response.headers.get("x-amz-version-id"),
         parts=len(parts),
     )
+
+
+async def _upload_exists(pipeline: Pipeline, bucket: str, key: str, upload_id: str) -> bool:
+    """Whether the server still knows the upload (a failed check counts as yes)."""
+    try:
+        await pipeline.send(_requests.list_parts_page(bucket, key, upload_id, None))
+    except NoSuchUpload:
+        return False
+    except S3Error:
+        return True
+    return True
 
 
 async def abort(pipeline: Pipeline, bucket: str, key: str, upload_id: str) -> None:
@@ -243,11 +315,13 @@ async def _put_single(
     headers: Sequence[tuple[str, str]],
 ) -> PutObjectResult:
     length = source.length or 0
-    payload = await payload_for_source(
-        source, 0, length, signed=pipeline.payload_signed, checksum=pipeline.options.checksum
+
+    def build(payload: Payload) -> _requests.S3Request:
+        return _requests.object_request("PUT", bucket, key, headers=headers, payload=payload)
+
+    response, _, _ = await send_body(
+        pipeline, build, source, 0, length, pipeline.options.checksum
     )
-    request = _requests.object_request("PUT", bucket, key, headers=headers, payload=payload)
-    response = await pipeline.send(request)
     return _requests.put_result(response.headers, length)
 
 
@@ -263,10 +337,16 @@ async def _upload_parts(
     stream already read); abort it on any failure."""
     transfer = pipeline.options.transfer
     checksum = pipeline.options.checksum
+    # The algorithm the upload announces: what its parts will carry as far as is known
+    # now (under "auto" a part may still learn that the server takes no trailer; then
+    # the remaining parts go without a flexible checksum, which such a server ignores).
+    announced = upload_checksum(
+        checksum, pipeline.features, in_memory=False, signed=pipeline.payload_signed
+    )
     # CRC32 uploads state the whole object's CRC32 (FULL_OBJECT), so that downloads
     # can verify multipart objects too; it is combined from the parts' CRCs.
-    full_object = checksum == "crc32"
-    upload_id = await create(pipeline, bucket, key, headers, checksum, full_object=full_object)
+    full_object = announced == "crc32"
+    upload_id = await create(pipeline, bucket, key, headers, announced, full_object=full_object)
     sizes: dict[int, int] = {}
 
     def sender(number: int, part: Source, start: int, size: int) -> PartSender:

@@ -17,7 +17,8 @@ import ssl
 from dataclasses import dataclass, field
 from typing import Literal, TypedDict, get_args
 
-from ._checksums import ALGORITHMS, ChecksumAlgorithm
+from ._checksum_policy import ChecksumSetting
+from ._checksums import ALGORITHMS
 from ._exceptions import ConfigurationError
 from ._retry import RetryPolicy
 
@@ -123,9 +124,11 @@ class ClientOptions:
     ``expect_continue`` (bytes, off by default) sends ``Expect: 100-continue`` with
     bodies at least that long, so a refused upload does not send its body;
     ``payload_signing`` is ``"auto"`` (signed over http, ``UNSIGNED-PAYLOAD`` over
-    https), ``"signed"`` or ``"unsigned"``; ``checksum`` is sent with every upload
-    (``"crc32"``, ``"sha256"``, ``"md5"`` or ``None``); ``verify`` is ``True``, a CA
-    bundle path or an ``ssl.SSLContext``.
+    https), ``"signed"`` or ``"unsigned"``; ``checksum`` protects every upload:
+    ``"auto"`` (CRC32 where the server takes it, else Content-MD5 or the payload
+    signature; see ``_checksum_policy``), ``"crc32"``, ``"sha256"``, ``"md5"`` or
+    ``None`` (then downloads are not checked against MD5 ETags either);
+    ``verify`` is ``True``, a CA bundle path or an ``ssl.SSLContext``.
     """
 
     timeout: float = 60.0
@@ -133,7 +136,7 @@ class ClientOptions:
     max_connections: int = 64
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     payload_signing: PayloadSigning = "auto"
-    checksum: ChecksumAlgorithm | None = "crc32"
+    checksum: ChecksumSetting = "auto"
     verify: bool | str | ssl.SSLContext = True
     expect_continue: int | None = None
     transfer: TransferOptions = field(default_factory=TransferOptions)
@@ -151,9 +154,10 @@ class ClientOptions:
                 "payload_signing must be 'auto', 'signed' or 'unsigned', "
                 f"got {self.payload_signing!r}"
             )
-        if self.checksum is not None and self.checksum not in ALGORITHMS:
+        if self.checksum is not None and self.checksum not in ("auto", *ALGORITHMS):
             raise ConfigurationError(
-                f"checksum must be 'crc32', 'sha256', 'md5' or None, got {self.checksum!r}"
+                "checksum must be 'auto', 'crc32', 'sha256', 'md5' or None, "
+                f"got {self.checksum!r}"
             )
         if not isinstance(self.verify, bool | str | ssl.SSLContext):
             raise ConfigurationError(
@@ -190,7 +194,7 @@ class OptionArguments(TypedDict, total=False):
     max_connections: int
     retry: RetryPolicy
     payload_signing: PayloadSigning
-    checksum: ChecksumAlgorithm | None
+    checksum: ChecksumSetting
     verify: bool | str | ssl.SSLContext
     expect_continue: int | None
     multipart_threshold: int

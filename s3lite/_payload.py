@@ -21,7 +21,10 @@ Rules of this module:
 
   In-memory bodies are hashed and checksummed up front; streams (file ranges,
   buffered parts) are read once per attempt, their checksum computed as the
-  bytes go by.
+  bytes go by.  An empty body is always sent as an in-memory one (nothing to
+  frame: some servers never read the final chunk of an empty aws-chunked body).
+- A CRC32 or SHA-256 checksum travels with ``x-amz-sdk-checksum-algorithm``
+  naming it (some servers only store a checksum when it is there).
 - Every body is sent with a ``Content-Length`` (S3 refuses plain chunked PUTs).
 - ``Payload.open`` is called once per attempt, after signing, so a retried
   request re-reads its source from the start and re-chains its signatures.
@@ -62,6 +65,7 @@ CHUNK_SIZE = READ_SIZE
 _HASH_IN_THREAD = 256 * 1024
 _T = TypeVar("_T")
 Headers = tuple[tuple[str, str], ...]
+_FLEXIBLE = ("crc32", "sha256")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,11 @@ class Payload:
     """The body's checksum (base64) when known before sending."""
     computed: list[str] = field(default_factory=list)
     """Checksums computed while a streamed body was sent (one per attempt)."""
+
+    @property
+    def uses_trailer(self) -> bool:
+        """Whether the checksum goes in an aws-chunked trailer."""
+        return self.payload_hash in (STREAMING_PAYLOAD_TRAILER, STREAMING_UNSIGNED_PAYLOAD_TRAILER)
 
     @property
     def sent_checksum(self) -> str | None:
@@ -215,17 +224,23 @@ async def payload_for_source(
     *,
     signed: bool,
     checksum: ChecksumAlgorithm | None,
+    content_md5: bool = False,
 ) -> Payload:
-    """The payload for bytes ``[start, start + size)`` of a replayable source."""
+    """The payload for bytes ``[start, start + size)`` of a replayable source
+    (``content_md5``: a ``Content-MD5`` too, besides a CRC32 or SHA-256)."""
+    if size == 0 and not isinstance(source, BytesSource):
+        source, start = BytesSource(b""), 0
     in_memory = isinstance(source, BytesSource)
     plan = choose_plan(in_memory=in_memory, signed=signed, checksum=checksum)
+    md5_too = content_md5 and checksum in _FLEXIBLE
     if isinstance(source, BytesSource):
-        return await _in_memory(source, start, size, plan)
+        return await _in_memory(source, start, size, plan, md5_too)
     headers: Headers = (("content-length", str(size)),)
     value = None
-    if plan.header_checksum is not None:  # md5: one extra pass over the range
-        value = await _range_checksum(source, start, size, plan.header_checksum)
-        headers += ((header_for(plan.header_checksum), value),)
+    if plan.header_checksum is not None or md5_too:  # md5: one extra pass over the range
+        md5 = await _range_checksum(source, start, size, "md5")
+        value = md5 if plan.header_checksum is not None else None
+        headers += ((header_for("md5"), md5),)
     if not plan.mode.chunked:
         return Payload(
             headers, UNSIGNED_PAYLOAD, True, lambda _s, _k: source.ranged(start, size), value
@@ -233,7 +248,9 @@ async def payload_for_source(
     return _chunked(source, start, size, plan, headers[1:])
 
 
-async def _in_memory(source: BytesSource, start: int, size: int, plan: PayloadPlan) -> Payload:
+async def _in_memory(
+    source: BytesSource, start: int, size: int, plan: PayloadPlan, md5_too: bool
+) -> Payload:
     view = source.view[start : start + size]
     digest = UNSIGNED_PAYLOAD
     if plan.mode is PayloadMode.HASHED:
@@ -243,6 +260,11 @@ async def _in_memory(source: BytesSource, start: int, size: int, plan: PayloadPl
     if algorithm is not None:
         value = await _in_thread_if_large(size, functools.partial(Hasher.of, algorithm, view))
     extra: Headers = ((header_for(algorithm), value),) if algorithm and value else ()
+    if algorithm in _FLEXIBLE:
+        extra += (("x-amz-sdk-checksum-algorithm", algorithm.upper()),)
+    if md5_too:
+        md5 = await _in_thread_if_large(size, functools.partial(Hasher.of, "md5", view))
+        extra += ((header_for("md5"), md5),)
     # A range that is a whole ``bytes`` object goes out as that object (no copy below).
     obj = source.view.obj
     whole = isinstance(obj, bytes) and start == 0 and size == len(obj) == len(source.view)
@@ -273,6 +295,7 @@ def _chunked(
         ("x-amz-decoded-content-length", str(size)),
         ("content-length", str(wire_length)),
         *((("x-amz-trailer", trailer),) if trailer else ()),
+        *((("x-amz-sdk-checksum-algorithm", algorithm.upper()),) if algorithm else ()),
         *extra,  # a Content-MD5 computed up front
     )
     computed: list[str] = []

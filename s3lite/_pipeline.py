@@ -21,8 +21,11 @@ from datetime import UTC, datetime, timedelta
 import anyio
 
 from . import _xml
+from ._checksum_policy import ServerFeatures
 from ._credentials import Credentials
 from ._exceptions import (
+    NoSuchKey,
+    NoSuchUpload,
     RequestTimeTooSkewed,
     S3Error,
     ServiceError,
@@ -37,10 +40,11 @@ from ._signing import canonical_query, presign_query, sign_headers, signing_key
 from ._urls import Endpoint, Target
 from ._version import __version__
 
-__all__ = ["USER_AGENT", "Pipeline", "logger", "service_error"]
+__all__ = ["USER_AGENT", "Pipeline", "logger", "no_such_upload", "service_error"]
 
 logger = logging.getLogger("s3lite")
 USER_AGENT = f"s3lite/{__version__}"
+_BODY_METHODS = frozenset({"PUT", "POST"})
 _FIXED_HEADERS = (("user-agent", USER_AGENT), ("accept-encoding", "identity"))
 
 
@@ -84,6 +88,21 @@ def service_error(
     )
 
 
+def no_such_upload(error: ServiceError) -> NoSuchUpload:
+    """``NoSuchUpload`` for an answer that means it under another code (NoSuchKey, or a
+    5xx to completing an upload the server no longer knows)."""
+    return NoSuchUpload(
+        "NoSuchUpload",
+        f"the upload does not exist (the server answered {error.code}: {error.message})",
+        status=error.status,
+        request_id=error.request_id,
+        host_id=error.host_id,
+        bucket=error.bucket,
+        key=error.key,
+        server_date=error.server_date,
+    )
+
+
 def _body_length(headers: Sequence[tuple[str, str]]) -> int:
     for name, value in headers:
         if name == "content-length":
@@ -110,6 +129,8 @@ class Pipeline:
         self._transport = transport
         self._clock_offset = 0.0
         self._closed = False
+        self.features = ServerFeatures(endpoint.host)
+        """What this client has learnt its server lacks (``_checksum_policy``)."""
 
     @property
     def access_key(self) -> str:
@@ -174,6 +195,8 @@ class Pipeline:
     async def _send_once(self, request: S3Request, target: Target, query: str) -> Response:
         payload = request.payload
         base = [("host", target.host_header), *request.headers, *payload.headers]
+        if not payload.headers and request.method in _BODY_METHODS:
+            base.append(("content-length", "0"))  # Ceph RGW: 411 to a bodiless PUT without it
         signed = sign_headers(
             request.method,
             target.path,
@@ -206,7 +229,7 @@ class Pipeline:
 
     @staticmethod
     def _error(request: S3Request, response: Response, body: bytes) -> ServiceError:
-        return service_error(
+        error = service_error(
             response.status,
             response.reason,
             response.headers,
@@ -214,6 +237,9 @@ class Pipeline:
             bucket=request.bucket,
             key=request.key,
         )
+        if isinstance(error, NoSuchKey) and any(n == "uploadId" for n, _ in request.query):
+            return no_such_upload(error)  # Ceph RGW answers NoSuchKey about an upload id
+        return error
 
     def _correct_clock(self, error: ServiceError) -> None:
         if error.server_date is not None:

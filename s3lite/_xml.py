@@ -6,8 +6,10 @@ Rules of this module:
   (``http://s3.amazonaws.com/doc/2006-03-01/``) read the same; unknown elements
   are ignored and missing optional elements become ``None``/defaults.
 - A DOCTYPE (hence any ENTITY declaration) is refused before it is processed.
-- Parsers parse; they never decide error policy.  A body that is not the
-  expected document raises ``MalformedResponseError``; an ``<Error>`` document
+- Parsers parse; they never decide error policy.  A body that is not an XML
+  document, or is an ``<Error>`` where a result was expected, raises
+  ``MalformedResponseError`` (a result root named otherwise is accepted: some
+  servers answer ``<ListPartsResponse>``); an ``<Error>`` document
   is read by ``parse_error`` into an ``ErrorInfo`` (S3's "200 OK with an error"
   is recognised by ``is_error_document``), and the pipeline turns it into a
   ``ServiceError``.
@@ -281,12 +283,12 @@ def _identity(value: str) -> str:
 
 
 def _result(body: bytes, root_name: str) -> ET.Element:
-    """Parse a success document whose root element is ``root_name``."""
+    """Parse a success document (``root_name`` is what S3 calls its root; any root but
+    ``<Error>`` is accepted, as some servers name theirs differently)."""
     root = _parse(body)
-    name = _local(root.tag)
-    if name != root_name:
-        raise MalformedResponseError(f"expected a <{root_name}> document, got <{name}>")
-    return root
+    if _local(root.tag) == "Error":
+        raise MalformedResponseError(f"expected a <{root_name}> document, got <Error>")
+    return root  # another root name is accepted: some servers answer <ListPartsResponse>
 
 
 # --------------------------------------------------------------------------- errors
@@ -451,9 +453,12 @@ def _etag_of(root: ET.Element) -> str:
     return etag
 
 
-def parse_complete_multipart_upload(body: bytes) -> str:
-    """The (unquoted) ETag of a ``<CompleteMultipartUploadResult>``; raises on an ``<Error>``."""
-    return _etag_of(_result(body, "CompleteMultipartUploadResult"))
+def parse_complete_multipart_upload(body: bytes) -> str | None:
+    """The (unquoted) ETag of a ``<CompleteMultipartUploadResult>``, ``None`` when it has
+    none or an empty one (Ceph RGW; the object exists all the same); raises on an
+    ``<Error>``."""
+    root = _result(body, "CompleteMultipartUploadResult")
+    return unquote_etag((_text(root, "ETag") or "").strip()) or None
 
 
 def parse_copy_object_result(body: bytes) -> CopyObjectResult:

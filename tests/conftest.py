@@ -2,9 +2,28 @@
 fault-injecting proxy in front of the server.  (Plain shared values and functions are in
 ``tests/helpers.py``; the fake server of the unit tests is ``tests/fakes3.py``.)
 
-The server is SeaweedFS started on 127.0.0.1 for the whole session, unless
-``S3LITE_TEST_CONNECTION_STRING`` points the suite at another server (MinIO, AWS).
-Its credentials need permission to create and delete buckets.
+The server is started on 127.0.0.1 for the whole session: SeaweedFS by default, Ceph RGW
+with ``--s3-server=rgw`` (or ``S3LITE_TEST_SERVER=rgw``).  ``S3LITE_TEST_CONNECTION_STRING``
+points the suite at another server instead (MinIO, AWS); its credentials need permission
+to create and delete buckets, and ``S3LITE_TEST_QUIRKS`` names what it lacks.
+
+Quirks: what a server does differently from AWS S3.  A test that meets one skips with
+the quirk's name, or checks the behaviour s3lite promises on such a server instead:
+
+==========================  =================================================================
+``collapses-double-slash``  ``a//b`` is stored as ``a/b``
+``refuses-dot-segments``    keys with ``.`` or ``..`` segments are refused (400)
+``segment-max-255-bytes``   one path segment over 255 bytes is refused
+``unsorted-listing``        listings are not in byte order
+``keeps-aws-chunked-encoding``  objects streamed as aws-chunked report that Content-Encoding
+``no-trailing-checksum``    aws-chunked trailers (``STREAMING-*-TRAILER``) are refused
+``no-flexible-checksums``   ``x-amz-checksum-*`` is neither checked on upload nor returned
+``recreate-own-bucket-ok``  creating a bucket you already own answers 200 (as AWS us-east-1)
+``ignores-session-token``   an unknown ``x-amz-security-token`` is not refused
+``no-clock-skew-check``     a request signed far in the past is not refused
+``no-keepalive``            the server closes every connection after one answer
+``no-full-object-checksum`` multipart uploads cannot state a FULL_OBJECT CRC32
+==========================  =================================================================
 """
 
 from __future__ import annotations
@@ -29,6 +48,8 @@ from s3lite._options import OptionArguments
 from tests.faultproxy import FaultProxy, upstream_of
 
 CONNECTION_ENV = "S3LITE_TEST_CONNECTION_STRING"
+SERVER_ENV = "S3LITE_TEST_SERVER"
+SERVERS = ("seaweedfs", "rgw")
 
 
 @dataclass(frozen=True)
@@ -68,6 +89,49 @@ SEAWEEDFS_QUIRKS = frozenset(
 )
 
 
+# What Ceph RGW 16.2 (Debian bookworm's radosgw) does differently (see tests/rgwserver.py).
+RGW_QUIRKS = frozenset(
+    {
+        "no-trailing-checksum",
+        "no-flexible-checksums",
+        "no-full-object-checksum",
+        "recreate-own-bucket-ok",
+        "ignores-session-token",
+    }
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--s3-server",
+        choices=SERVERS,
+        default=None,
+        help=f"the S3 server the integration tests start (default: ${SERVER_ENV} or seaweedfs)",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses the real server is an integration test (``-m integration``)."""
+    for item in items:
+        if "s3_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)
+
+
+def chosen_server(config: pytest.Config) -> str:
+    """Which local server the session starts: the option, else the environment."""
+    name = config.getoption("--s3-server") or os.environ.get(SERVER_ENV) or "seaweedfs"
+    if name not in SERVERS:
+        raise pytest.UsageError(f"{SERVER_ENV} must be one of {', '.join(SERVERS)}, got {name!r}")
+    return str(name)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if os.environ.get(CONNECTION_ENV):
+        quirks = os.environ.get("S3LITE_TEST_QUIRKS", "") or "none"
+        return f"S3 server: external ({CONNECTION_ENV}); quirks: {quirks}"
+    return f"S3 server: {chosen_server(config)} on 127.0.0.1"
+
+
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Every async test runs on asyncio and on trio."""
@@ -75,13 +139,26 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServer]:
+def s3_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestServer]:
     """A real S3 server for the session (SeaweedFS on 127.0.0.1 unless configured)."""
     text = os.environ.get(CONNECTION_ENV)
     if text:
         settings = parse_connection_string(text)
         quirks = frozenset(q for q in os.environ.get("S3LITE_TEST_QUIRKS", "").split(",") if q)
         yield TestServer(settings, kind="external", quirks=quirks)
+        return
+    if chosen_server(request.config) == "rgw":
+        from tests.rgwserver import find_rgw, run_rgw
+
+        try:
+            find_rgw()
+        except RuntimeError as exc:
+            pytest.skip(f"no S3 server: {exc} (or set {CONNECTION_ENV})")
+        with run_rgw(tmp_path_factory.mktemp("rgw")) as server:
+            settings = parse_connection_string(server.connection_string())
+            yield TestServer(settings, "rgw", RGW_QUIRKS, server.log_path)
         return
     from tests.s3server import find_weed, run_seaweedfs
 

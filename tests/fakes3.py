@@ -151,10 +151,15 @@ class FakeS3:
     """A very small in-memory S3: objects (ranged and ETag-pinned GETs), multipart uploads.
 
     ``intercept`` may answer a request first (to inject failures); otherwise the
-    request is served from memory.
+    request is served from memory.  Like AWS, an upload's answer echoes the flexible
+    checksum it carried.  ``trailers=False`` acts as a server that knows no aws-chunked
+    trailers (Ceph RGW 16: ``XAmzContentSHA256Mismatch``); ``flexible_checksums=False``
+    as one that ignores ``x-amz-checksum-*`` (not echoed; the fake never returns one on GET).
     """
 
     intercept: Intercept | None = None
+    trailers: bool = True
+    flexible_checksums: bool = True
     base_path: str = ""
     requests: list[Seen] = field(default_factory=list)
     objects: dict[str, bytes] = field(default_factory=dict)
@@ -168,7 +173,13 @@ class FakeS3:
             answer = await self.intercept(seen)
             if answer is not None:
                 return answer
-        return self.serve(seen)
+        if not self.trailers and seen.headers.get("x-amz-content-sha256", "").endswith("TRAILER"):
+            return error_response(400, "XAmzContentSHA256Mismatch", "content sha256 mismatch")
+        answer = self.serve(seen)
+        if seen.method == "PUT" and answer.status_code == 200 and self.flexible_checksums:
+            for name, value in checksums_sent(seen).items():
+                answer.headers[name] = value
+        return answer
 
     def of(self, method: str, *query: str) -> list[Seen]:
         return [r for r in self.requests if r.method == method and all(r.has(q) for q in query)]
@@ -391,6 +402,18 @@ def expected_checksum(name: str, data: bytes) -> str:
         return base64.b64encode(hashlib.sha256(data).digest()).decode()
     assert name == "content-md5", name
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+
+
+def checksums_sent(seen: Seen) -> dict[str, str]:
+    """The flexible checksums a request carried, as headers or in its trailer."""
+    sent = dict(seen.headers.items())
+    if seen.headers.get("x-amz-content-sha256") in STREAMING_MODES:
+        sent.update(decode_aws_chunked(seen)[1])
+    return {
+        name: value
+        for name, value in sent.items()
+        if name in ("x-amz-checksum-crc32", "x-amz-checksum-sha256")
+    }
 
 
 def decoded_body(seen: Seen) -> bytes:

@@ -240,7 +240,12 @@ def test_client_options_flags_are_documented_and_parsed(
 
     code, out, _ = run(capsys, "--help")
     assert code == 0
-    for flag in ("--checksum", "--payload-signing", "--timeout SECONDS", "crc32,sha256,md5,none"):
+    for flag in (
+        "--checksum",
+        "--payload-signing",
+        "--timeout SECONDS",
+        "auto,crc32,sha256,md5,none",
+    ):
         assert flag in out
     parser = build_parser()
     assert _client_options(parser.parse_args(["ls"])) is None

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from s3lite import ClientOptions, S3Client
 from s3lite._connstring import (
     CONNECTION_STRING_KEYS,
     ConnectionSettings,
@@ -136,6 +137,7 @@ def test_connection_string_keys_lists_the_canonical_names() -> None:
         "SessionToken",
         "ForcePathStyle",
         "AddressingStyle",
+        "Checksum",
     )
 
 
@@ -826,3 +828,37 @@ def test_invalid_entry_error_names_file_entry_and_key_but_not_the_secret(tmp_pat
     path = write_config(tmp_path / "c.config", {"s3Connection": BASE + " AccesKey=x"})
     message = read_error(path)
     assert "AccesKey" in message
+
+
+@pytest.mark.parametrize(
+    ("written", "setting", "option"),
+    [
+        ("auto", "auto", "auto"),
+        ("CRC32", "crc32", "crc32"),
+        ("sha256", "sha256", "sha256"),
+        ("Md5", "md5", "md5"),
+        ("none", "none", None),
+    ],
+)
+def test_checksum_key_sets_the_client_option(
+    written: str, setting: str, option: str | None
+) -> None:
+    settings = parse(build() + f" Checksum={written};")
+    assert settings.checksum == setting
+    assert settings.checksum_option == option
+    assert parse(settings.to_connection_string()) == settings
+    # The connection string's choice overrides the options the code passes.
+    client = S3Client.from_settings(settings, options=ClientOptions(checksum="sha256"))
+    assert client.options.checksum == option
+
+
+def test_checksum_key_left_out_keeps_the_client_option() -> None:
+    settings = parse(build())
+    assert settings.checksum is None
+    client = S3Client.from_settings(settings, options=ClientOptions(checksum="sha256"))
+    assert client.options.checksum == "sha256"
+
+
+def test_bad_checksum_value_is_a_configuration_error_naming_the_key() -> None:
+    with pytest.raises(ConfigurationError, match="Checksum 'crc64' is not one of auto"):
+        parse(build() + " Checksum=crc64;")

@@ -32,7 +32,7 @@ LAYERS: list[set[str]] = [
         "s3lite._xml",
         "s3lite._options",
     },
-    {"s3lite._urls", "s3lite._retry"},
+    {"s3lite._urls", "s3lite._retry", "s3lite._checksum_policy"},
     {"s3lite._signing"},
     {
         "s3lite._credentials",

@@ -43,6 +43,7 @@ from tests.faultproxy import (
     ResetDuringResponse,
     Respond,
     Rule,
+    Seen,
     Stall,
     TruncateResponse,
 )
@@ -98,6 +99,19 @@ def garbage_is_collected_by_the_test_that_made_it() -> Iterator[None]:
     gc.collect()
 
 
+def uploads(proxy: FaultProxy, target: str) -> list[Seen]:
+    """The PUTs of ``target``, without those refused for carrying a checksum trailer the
+    server does not know (``no-trailing-checksum``: s3lite then sends the body again
+    without one, once per client)."""
+    return [
+        seen
+        for seen in proxy.seen("PUT", target)
+        if not (
+            seen.status == 400 and (seen.header("x-amz-content-sha256") or "").endswith("TRAILER")
+        )
+    ]
+
+
 # --- 1, 2: uploads interrupted part-way ---------------------------------------------------
 
 
@@ -118,7 +132,7 @@ async def test_upload_reset_part_way_is_retried_and_stored_intact(
     async with client_via(proxy, s3_server) as client:
         await client.put_object(bucket, "obj", body)
 
-    attempts = proxy.seen("PUT", "/obj$")
+    attempts = uploads(proxy, "/obj$")
     assert [(a.fault is not None, a.status) for a in attempts] == [(True, None), (False, 200)]
     assert await stored(s3, bucket, "obj") == DATA
 
@@ -140,7 +154,7 @@ async def test_small_one_shot_body_is_buffered_so_a_reset_upload_is_retried(
             bucket, "obj", chunks_of(DATA, 10_000), content_length=content_length
         )
 
-    assert proxy.count("PUT", "/obj$") == 2
+    assert len(uploads(proxy, "/obj$")) == 2
     assert await stored(s3, bucket, "obj") == DATA
 
 
@@ -156,7 +170,7 @@ async def test_large_one_shot_body_retries_a_reset_part_from_its_buffer(
         result = await client.put_object(bucket, "obj", chunks_of(data, 256 * 1024))
 
     assert result.parts == 3
-    assert [proxy.count("PUT", rf"partNumber={n}&") for n in (1, 2, 3)] == [1, 2, 1]
+    assert [len(uploads(proxy, rf"partNumber={n}&")) for n in (1, 2, 3)] == [1, 2, 1]
     assert await stored(s3, bucket, "obj") == data
 
 
@@ -184,7 +198,7 @@ async def test_transient_errors_are_retried_until_the_request_succeeds(
     async with client_via(proxy, s3_server) as client:
         await client.put_object(bucket, "obj", DATA)
 
-    assert [a.status for a in proxy.seen("PUT", "/obj$")] == [status, status, 200]
+    assert [a.status for a in uploads(proxy, "/obj$")] == [status, status, 200]
     assert await stored(s3, bucket, "obj") == DATA
 
 
@@ -229,7 +243,7 @@ async def test_client_errors_are_not_retried(
         with pytest.raises(error):
             await client.put_object(bucket, "obj", DATA)
 
-    assert proxy.count("PUT", "/obj$") == 1
+    assert len(uploads(proxy, "/obj$")) == 1
     assert await stored(s3, bucket, "obj") is None
 
 
@@ -254,7 +268,7 @@ async def test_skewed_clock_is_corrected_from_the_server_date(
     # The client adopts the Date of each RequestTimeTooSkewed answer: attempt 2 is
     # signed 2 h ahead, so the real server (whose clock is right) refuses it in turn
     # with its own Date, and attempt 3, signed with the corrected clock, succeeds.
-    attempts = proxy.seen("PUT", "/obj$")
+    attempts = uploads(proxy, "/obj$")
     assert [a.status for a in attempts] == [403, 403, 200]
     dates = [amz_date(a.header("x-amz-date")) for a in attempts]
     assert abs(dates[0] - now) < timedelta(minutes=1)
@@ -371,8 +385,15 @@ async def test_flipped_byte_in_a_multipart_download_raises_integrity_error(
         assert (await client.put_object(bucket, "obj", data)).parts == 3
         proxy.add(Rule(FlipByte(6 * MiB), method="GET", target="/obj$"))
 
+        stream = await client.get_object(bucket, "obj")
+        if "no-full-object-checksum" in s3_server.quirks:
+            # No full-object checksum and an ETag that is no MD5 (-3): length only.
+            assert stream.verified_by == "size-only"
+            await stream.aclose()
+            pytest.skip(f"{s3_server.kind} keeps no full-object checksum of a multipart object")
+        assert stream.verified_by == "crc32"
         with pytest.raises(IntegrityError):
-            await (await client.get_object(bucket, "obj")).read()
+            await stream.read()
 
 
 @pytest.mark.parametrize("signing", ["auto", "unsigned"])
