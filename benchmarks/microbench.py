@@ -9,8 +9,11 @@ here first.  Prints microseconds of CPU per operation (median of rounds).
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import statistics
 import time
+import zlib
 
 import anyio
 
@@ -18,15 +21,23 @@ from s3lite import S3Client
 from s3lite._http import Headers, HttpRequest, Response
 
 _BODY = b"x" * 16 * 1024
+_CRC32 = base64.b64encode(zlib.crc32(_BODY).to_bytes(4, "big")).decode()
+_ETAG = '"' + hashlib.md5(_BODY, usedforsecurity=False).hexdigest() + '"'
+# As AWS answers an object uploaded with a CRC32: the GET carries it (and s3lite checks
+# it), the PUT's answer echoes the checksum it was sent.
 _GET_HEADERS = Headers(
     [
         ("content-length", str(len(_BODY))),
-        ("etag", '"0123456789abcdef0123456789abcdef"'),
+        ("etag", _ETAG),
+        ("x-amz-checksum-crc32", _CRC32),
+        ("x-amz-checksum-type", "FULL_OBJECT"),
         ("last-modified", "Wed, 02 Dec 2026 03:00:00 GMT"),
         ("content-type", "application/octet-stream"),
     ]
 )
-_PUT_HEADERS = Headers([("etag", '"0123456789abcdef0123456789abcdef"'), ("content-length", "0")])
+_PUT_HEADERS = Headers(
+    [("etag", _ETAG), ("x-amz-checksum-crc32", _CRC32), ("content-length", "0")]
+)
 
 
 class _Chunks:

@@ -61,7 +61,9 @@ class _Closed(Exception):
 
 
 def _etag(*parts: object) -> str:
-    return hashlib.md5(repr(parts).encode(), usedforsecurity=False).hexdigest()
+    # Not the MD5 of the bytes served, so it must not look like one (32 hex digits): a
+    # client that checks single-part downloads against an MD5 ETag would rightly refuse.
+    return "null-" + hashlib.md5(repr(parts).encode(), usedforsecurity=False).hexdigest()
 
 
 def _xml_escape(text: str) -> str:
