@@ -174,8 +174,19 @@ class Run:
         self.descriptions[server.kind] = _describe_server(server)
         say = self.progress.say
         say(f"{server.kind}: preparing fixtures at {server.endpoint}")
-        cleanup(server, server.prefix)
-        prepare(server, self.sizes, self.large_file)
+        try:
+            cleanup(server, server.prefix)
+            prepare(server, self.sizes, self.large_file)
+        except Exception as exc:  # reported in the tables; the other server still runs
+            error = f"preparing the fixtures failed: {type(exc).__name__}: {exc}"[:300]
+            say(f"{server.kind}: {error}")
+            for repeat in range(self.options.repeats):
+                for workload, _ in self.workloads:
+                    for client in self.clients:
+                        failed = {"client": client, "workload": workload, "na": None}
+                        failed.update(server=server.kind, error=error, repeat=repeat)
+                        self.results.append(failed)
+            return
         if server.kind == "null":
             self.ceilings["null"] = ceiling = measure(server.endpoint, self.sizes.large)
             say(
