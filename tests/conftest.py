@@ -10,20 +10,16 @@ to create and delete buckets, and ``S3LITE_TEST_QUIRKS`` names what it lacks.
 Quirks: what a server does differently from AWS S3.  A test that meets one skips with
 the quirk's name, or checks the behaviour s3lite promises on such a server instead:
 
-==========================  =================================================================
-``collapses-double-slash``  ``a//b`` is stored as ``a/b``
-``refuses-dot-segments``    keys with ``.`` or ``..`` segments are refused (400)
-``segment-max-255-bytes``   one path segment over 255 bytes is refused
-``unsorted-listing``        listings are not in byte order
-``keeps-aws-chunked-encoding``  objects streamed as aws-chunked report that Content-Encoding
-``no-trailing-checksum``    aws-chunked trailers (``STREAMING-*-TRAILER``) are refused
-``no-flexible-checksums``   ``x-amz-checksum-*`` is neither checked on upload nor returned
-``recreate-own-bucket-ok``  creating a bucket you already own answers 200 (as AWS us-east-1)
-``ignores-session-token``   an unknown ``x-amz-security-token`` is not refused
-``no-clock-skew-check``     a request signed far in the past is not refused
-``no-keepalive``            the server closes every connection after one answer
-``no-full-object-checksum`` multipart uploads cannot state a FULL_OBJECT CRC32
-==========================  =================================================================
+- ``collapses-double-slash``: ``a//b`` is stored as ``a/b``
+- ``refuses-dot-segments``: keys with ``.`` or ``..`` segments are refused (400)
+- ``segment-max-255-bytes``: one path segment over 255 bytes is refused
+- ``unsorted-listing``: listings are not in byte order
+- ``keeps-aws-chunked-encoding``: objects streamed as aws-chunked report that Content-Encoding
+- ``no-trailing-checksum``: aws-chunked trailers (``STREAMING-*-TRAILER``) are refused
+- ``no-flexible-checksums``: ``x-amz-checksum-*`` is neither checked on upload nor returned
+- ``recreate-own-bucket-ok``: creating a bucket you already own answers 200 (as AWS us-east-1)
+- ``ignores-session-token``: an unknown ``x-amz-security-token`` is not refused
+- ``no-full-object-checksum``: multipart uploads cannot state a FULL_OBJECT CRC32
 """
 
 from __future__ import annotations
