@@ -145,26 +145,22 @@ def s3_server(
         quirks = frozenset(q for q in os.environ.get("S3LITE_TEST_QUIRKS", "").split(",") if q)
         yield TestServer(settings, kind="external", quirks=quirks)
         return
-    if chosen_server(request.config) == "rgw":
-        from tests.rgwserver import find_rgw, run_rgw
-
-        try:
-            find_rgw()
-        except RuntimeError as exc:
-            pytest.skip(f"no S3 server: {exc} (or set {CONNECTION_ENV})")
-        with run_rgw(tmp_path_factory.mktemp("rgw")) as server:
-            settings = parse_connection_string(server.connection_string())
-            yield TestServer(settings, "rgw", RGW_QUIRKS, server.log_path)
-        return
+    kind = chosen_server(request.config)
+    from tests.rgwserver import find_rgw, run_rgw
     from tests.s3server import find_weed, run_seaweedfs
 
+    find, run, quirks = (
+        (find_rgw, run_rgw, RGW_QUIRKS)
+        if kind == "rgw"
+        else (find_weed, run_seaweedfs, SEAWEEDFS_QUIRKS)
+    )
     try:
-        find_weed()
+        find()
     except RuntimeError as exc:
         pytest.skip(f"no S3 server: {exc} (or set {CONNECTION_ENV})")
-    with run_seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
+    with run(tmp_path_factory.mktemp(kind)) as server:
         settings = parse_connection_string(server.connection_string())
-        yield TestServer(settings, "seaweedfs", SEAWEEDFS_QUIRKS, server.log_path)
+        yield TestServer(settings, kind, quirks, server.log_path)
 
 
 @pytest.fixture
