@@ -57,6 +57,7 @@ from ._models import (
     CopyObjectResult,
     DeleteError,
     DeleteObjectsResult,
+    DownloadResult,
     LifecycleRule,
     MultipartUpload,
     ObjectInfo,
@@ -65,6 +66,7 @@ from ._models import (
     PutObjectResult,
 )
 from ._options import ClientOptions, TransferOptions
+from ._progress import ProgressCallback
 from ._retry import RetryPolicy
 from ._version import __version__
 
@@ -84,6 +86,7 @@ __all__ = [
     "Credentials",
     "DeleteError",
     "DeleteObjectsResult",
+    "DownloadResult",
     "EntityTooLarge",
     "EntityTooSmall",
     "GetObjectCall",
@@ -108,6 +111,7 @@ __all__ = [
     "ObjectSummary",
     "PartInfo",
     "PreconditionFailed",
+    "ProgressCallback",
     "PutObjectResult",
     "RequestTimeTooSkewed",
     "RequestTimeout",

@@ -98,7 +98,12 @@ class BytesSource(Source):
 
 
 class FileSource(Source):
-    """A seekable binary file (opened here from a path, or given by the caller)."""
+    """A seekable binary file (opened here from a path, or given by the caller).
+
+    A file opened here is read with positional reads (``os.pread``), so the parts of
+    a multipart upload read it in parallel; a caller's file object is read under a
+    lock (seek, then read), since its position and buffer are the caller's.
+    """
 
     replayable = True
 
@@ -110,8 +115,12 @@ class FileSource(Source):
         file.seek(self._start)
         self._position = 0
         self._lock = anyio.Lock()
+        self._fd = file.fileno() if owned and hasattr(os, "pread") else None
 
     async def _read_at(self, offset: int, size: int) -> bytes:
+        if self._fd is not None:
+            return await anyio.to_thread.run_sync(_pread_all, self._fd, size, self._start + offset)
+
         def read() -> bytes:
             self._file.seek(self._start + offset)
             return self._file.read(size)
@@ -143,6 +152,22 @@ class FileSource(Source):
     async def aclose(self) -> None:
         if self._owned:
             await anyio.to_thread.run_sync(self._file.close)
+
+
+def _pread_all(fd: int, size: int, offset: int) -> bytes:
+    """``size`` bytes at ``offset`` (fewer only at the end of the file)."""
+    data = os.pread(fd, size, offset)
+    if len(data) == size or not data:
+        return data
+    pieces = [data]
+    got = len(data)
+    while got < size:
+        more = os.pread(fd, size - got, offset + got)
+        if not more:
+            break
+        pieces.append(more)
+        got += len(more)
+    return b"".join(pieces)
 
 
 class ChunksSource(Source):

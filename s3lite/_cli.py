@@ -45,7 +45,7 @@ from s3lite.storage import (
     MigrationReport,
 )
 
-__all__ = ["ENV_CONNECTION_STRING", "build_parser", "main"]
+__all__ = ["ENV_CONNECTION_STRING", "build_parser", "main", "progress_line"]
 
 ENV_CONNECTION_STRING = "S3LITE_CONNECTION_STRING"
 _DEFAULT_DATABASE = "files.db"
@@ -113,8 +113,28 @@ def _size(count: int) -> str:
     return f"{value:.1f} TiB"
 
 
+_BAR_WIDTH = 24
+
+
+def progress_line(label: str, done: int, total: int | None, elapsed: float, *, bar: bool) -> str:
+    """One progress report: ``label: 1.5 MiB of 3.0 MiB (50%), 12.0 MiB/s``, led by a
+    ``[#####-----]`` bar when ``bar`` (on a terminal) and the total is known."""
+    text = f"{label}: {_size(done)}"
+    if total:
+        share = min(done / total, 1.0)
+        text += f" of {_size(total)} ({int(100 * share)}%)"
+        if bar:
+            filled = int(_BAR_WIDTH * share)
+            text = f"[{'#' * filled}{'-' * (_BAR_WIDTH - filled)}] {text}"
+    if elapsed > 0 and done:
+        text += f", {_size(int(done / elapsed))}/s"
+    return text
+
+
 class _Progress:
-    """Throttled progress lines on stderr for a transfer of ``total`` bytes."""
+    """Throttled progress of a transfer of ``total`` bytes on stderr: a bar redrawn in
+    place on a terminal, plain lines otherwise.  Called as s3lite's progress callbacks
+    are, ``(bytes_done, total_bytes)`` (the storage layer passes ``bytes_done`` only)."""
 
     def __init__(self, console: _Console, label: str, total: int | None) -> None:
         self._console = console
@@ -126,20 +146,18 @@ class _Progress:
         self._shown = False
         self._tty = console.stderr.isatty()
 
-    def _line(self) -> str:
-        text = f"{self._label}: {_size(self._done)}"
-        if self._total:
-            text += f" of {_size(self._total)} ({100 * self._done // self._total}%)"
-        return text
-
     def _show(self, final: bool) -> None:
         end = "\n" if final or not self._tty else ""
         start = "\r" if self._tty else ""
-        print(f"{start}{self._line()}", end=end, file=self._console.stderr, flush=True)
+        elapsed = time.monotonic() - self._start
+        line = progress_line(self._label, self._done, self._total, elapsed, bar=self._tty)
+        print(f"{start}{line}", end=end, file=self._console.stderr, flush=True)
         self._shown = True
 
-    def __call__(self, done: int) -> None:
+    def __call__(self, done: int, total: int | None = None) -> None:
         self._done = done
+        if total is not None:
+            self._total = total
         now = time.monotonic()
         if self._console.progress and now - self._last >= _PROGRESS_EVERY:
             self._last = now

@@ -12,14 +12,16 @@ Rules of this module:
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Self, Unpack, overload
 
 import httpx
 
-from . import _multipart, _requests, _xml
+from . import _download_file, _multipart, _requests, _xml
 from ._body import Body, make_source
 from ._checksums import ChecksumAlgorithm
 from ._connstring import ConnectionSettings, parse_connection_string
@@ -27,6 +29,7 @@ from ._credentials import Credentials, resolve_credentials, resolve_region
 from ._download import GetObjectCall, open_object
 from ._engine import EngineTransport
 from ._exceptions import (
+    ConfigurationError,
     InvalidRequestError,
     NoSuchKey,
     NoSuchLifecycleConfiguration,
@@ -40,6 +43,7 @@ from ._models import (
     CopyObjectResult,
     DeleteError,
     DeleteObjectsResult,
+    DownloadResult,
     LifecycleRule,
     MultipartUpload,
     ObjectInfo,
@@ -47,8 +51,11 @@ from ._models import (
     PartInfo,
     PutObjectResult,
 )
-from ._options import MAX_DELETE_KEYS, ClientOptions, OptionArguments
+from ._options import MAX_DELETE_KEYS, ClientOptions, OptionArguments, TransferOptions
+from ._parallel_get import ParallelGetCall
 from ._pipeline import Pipeline
+from ._progress import Progress, ProgressCallback, check_callback
+from ._ranged import check_transfer_arguments
 from ._requests import Range
 from ._transport import HttpxTransport
 from ._urls import AddressingStyle, Endpoint, validate_bucket_name, validate_key
@@ -197,6 +204,7 @@ class S3Client(AsyncResource):
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
         content_length: int | None = None,
+        progress: ProgressCallback | None = None,
     ) -> PutObjectResult:
         """Upload an object from bytes, a file path, a binary file or an async iterable.
 
@@ -204,13 +212,71 @@ class S3Client(AsyncResource):
         ``multipart_threshold`` (or when the length is unknown and the body is
         longer than that) the upload becomes a multipart upload with parts sent
         concurrently; it is aborted if anything fails or the task is cancelled.
+        ``progress(bytes_done, total_bytes)`` (sync or async) is told as parts are
+        stored, a few times a second at most, and once at the end.
         """
+        return await self._put(
+            bucket, key, body, content_type, metadata, content_length, progress, None
+        )
+
+    async def upload_file(
+        self,
+        bucket: str,
+        key: str,
+        path: str | os.PathLike[str],
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        part_size: int | None = None,
+        max_concurrency: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> PutObjectResult:
+        """Upload a local file: one PUT up to ``multipart_threshold``, else parts of
+        ``part_size`` (default: the client's) read from the file in parallel,
+        ``max_concurrency`` at a time; ``progress`` as for ``put_object``."""
+        if not isinstance(path, str | os.PathLike):
+            raise InvalidRequestError(f"path must be a str or os.PathLike, got {path!r}")
+        transfer = self.options.transfer
+        changes = {
+            name: value
+            for name, value in (("part_size", part_size), ("max_concurrency", max_concurrency))
+            if value is not None
+        }
+        if changes:
+            try:
+                transfer = dataclasses.replace(transfer, **changes)
+            except ConfigurationError as error:
+                raise InvalidRequestError(str(error)) from None
+        return await self._put(
+            bucket, key, Path(path), content_type, metadata, None, progress, transfer
+        )
+
+    async def _put(
+        self,
+        bucket: str,
+        key: str,
+        body: Body,
+        content_type: str | None,
+        metadata: Mapping[str, str] | None,
+        content_length: int | None,
+        progress: ProgressCallback | None,
+        transfer: TransferOptions | None,
+    ) -> PutObjectResult:
         validate_bucket_name(bucket)
         validate_key(key)
+        callback = check_callback(progress)
         headers = _requests.object_headers(content_type, metadata)
         source = await make_source(body, content_length=content_length)
         try:
-            return await _multipart.put_source(self._pipeline, bucket, key, source, headers)
+            return await _multipart.put_source(
+                self._pipeline,
+                bucket,
+                key,
+                source,
+                headers,
+                transfer=transfer,
+                progress=Progress(callback, source.length),
+            )
         finally:
             await source.aclose()
 
@@ -220,21 +286,74 @@ class S3Client(AsyncResource):
         key: str,
         *,
         range: Range | None = None,
+        max_concurrency: int = 1,
+        part_size: int | None = None,
+        progress: ProgressCallback | None = None,
     ) -> GetObjectCall:
         """Open an object for streaming: ``await`` it or use ``async with``.
 
         ``range=(first, last)`` selects inclusive byte positions (``last=None``:
         to the end).  Raises ``NoSuchKey`` / ``NoSuchBucket`` / ``InvalidRange``.
+        With ``max_concurrency=N`` (N > 1) the object is fetched as ranged GETs of
+        ``part_size`` bytes (default: the client's), N at a time, and read in order
+        as one stream (at most N parts buffered); use it with ``async with`` only.
+        ``progress(bytes_done, total_bytes)`` is told as the body is read.
         """
         request = _requests.get_object(bucket, key, range)  # validated before any await
-        ranged = range is not None
-        return GetObjectCall(lambda: open_object(self._pipeline, request, ranged=ranged))
+        callback = check_callback(progress)
+        size = self.options.transfer.part_size if part_size is None else part_size
+        check_transfer_arguments(size, max_concurrency)
+        if max_concurrency == 1:
+            return GetObjectCall(
+                lambda: open_object(self._pipeline, request, progress=callback)
+            )
+        if range is not None:
+            raise InvalidRequestError("a range cannot be fetched with max_concurrency > 1")
+        return ParallelGetCall(
+            self._pipeline,
+            bucket,
+            key,
+            part_size=size,
+            max_concurrency=max_concurrency,
+            progress=callback,
+        )
+
+    async def download_file(
+        self,
+        bucket: str,
+        key: str,
+        path: str | os.PathLike[str],
+        *,
+        part_size: int | None = None,
+        max_concurrency: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> DownloadResult:
+        """Download an object to a local file with ranged GETs of ``part_size`` bytes,
+        ``max_concurrency`` at a time (defaults: the client's transfer options).
+
+        Every part is pinned to the ETag of the first (a change mid-way raises
+        ``IntegrityError``) and resumed on its own when a connection drops; the whole
+        file is verified (its size, and the stored CRC32, SHA-256 or MD5 ETag where
+        the server has one) and written under a temporary name, then renamed over
+        ``path``: on any failure or cancellation ``path`` is left as it was.
+        """
+        transfer = self.options.transfer
+        size = transfer.part_size if part_size is None else part_size
+        concurrency = transfer.max_concurrency if max_concurrency is None else max_concurrency
+        check_transfer_arguments(size, concurrency)
+        return await _download_file.download_file(
+            self._pipeline,
+            bucket,
+            key,
+            path,
+            part_size=size,
+            max_concurrency=concurrency,
+            progress=check_callback(progress),
+        )
 
     async def head_object(self, bucket: str, key: str) -> ObjectInfo:
         """Metadata of an object; raises ``NoSuchKey`` when it does not exist."""
-        headers = [("x-amz-checksum-mode", "ENABLED")]
-        request = _requests.object_request("HEAD", bucket, key, headers=headers)
-        response = await self._pipeline.send(request)
+        response = await self._pipeline.send(_requests.head_with_checksum(bucket, key))
         return _requests.object_info(key, response.headers)
 
     async def object_exists(self, bucket: str, key: str) -> bool:

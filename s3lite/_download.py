@@ -29,6 +29,7 @@ from ._http import Body
 from ._lifecycle import AsyncResource
 from ._models import ObjectInfo
 from ._pipeline import Pipeline
+from ._progress import Progress, ProgressCallback
 from ._requests import S3Request
 
 Chunks = Body
@@ -70,6 +71,7 @@ class ObjectStream(AsyncResource):
         verified_by: VerifiedBy = "size-only",
         reopen: Reopen | None = None,
         max_resumes: int = 0,
+        progress: Progress | None = None,
     ) -> None:
         self.info = info
         self.verified_by = verified_by
@@ -84,6 +86,7 @@ class ObjectStream(AsyncResource):
         self._reopen = reopen
         self._max_resumes = max_resumes
         self._received = 0
+        self._progress = progress or Progress(None, info.size)
         self._state = StreamState.READY
 
     # Shortcuts to the metadata.
@@ -127,6 +130,7 @@ class ObjectStream(AsyncResource):
             except StopAsyncIteration:
                 await self.aclose()
                 self._check_complete()
+                await self._progress.finish()
                 raise
             except TransportError:
                 if not self._can_resume():
@@ -142,6 +146,7 @@ class ObjectStream(AsyncResource):
         self._received += len(chunk)
         if self._hasher is not None:
             self._hasher.update(chunk)
+        await self._progress.advance(len(chunk))
         return chunk
 
     def _can_resume(self) -> bool:
@@ -191,10 +196,13 @@ async def _close_chunks(chunks: Chunks) -> None:
     await chunks.aclose()
 
 
-async def open_object(pipeline: Pipeline, request: S3Request, *, ranged: bool) -> ObjectStream:
-    """Send a GetObject request (built by ``_requests.get_object``) and return its body
-    as a stream that verifies what it delivers and resumes from the next byte (pinned
-    to the ETag) when the connection drops."""
+async def open_object(
+    pipeline: Pipeline, request: S3Request, *, progress: ProgressCallback | None = None
+) -> ObjectStream:
+    """Send a GetObject request (built by ``_requests``) and return its body as a stream
+    that verifies what it delivers and resumes from the next byte (pinned to the ETag)
+    when the connection drops.  A whole body (no ``Content-Range``) is checked against
+    the stored checksum; a ranged one by its length."""
     bucket, key = request.bucket, request.key
     assert bucket is not None and key is not None
     response = await pipeline.send(request)
@@ -205,7 +213,7 @@ async def open_object(pipeline: Pipeline, request: S3Request, *, ranged: bool) -
         response.headers,
         dict(info.checksums),
         info.etag,
-        whole=not ranged,
+        whole=bounds is None,
         etag_md5=pipeline.options.checksum is not None,
     )
     verify = (algorithm, expected) if algorithm and expected else None
@@ -231,6 +239,7 @@ async def open_object(pipeline: Pipeline, request: S3Request, *, ranged: bool) -
         verified_by=verified_by,
         reopen=reopen,
         max_resumes=pipeline.options.retry.max_attempts - 1,
+        progress=Progress(progress, info.size),
     )
 
 

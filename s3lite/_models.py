@@ -16,6 +16,7 @@ __all__ = [
     "CopyObjectResult",
     "DeleteError",
     "DeleteObjectsResult",
+    "DownloadResult",
     "LifecycleRule",
     "MultipartUpload",
     "ObjectInfo",
@@ -56,6 +57,22 @@ class CommonPrefix:
     """A "folder" rolled up by a delimiter in a listing."""
 
     prefix: str
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadResult:
+    """The outcome of ``download_file``: the file now holds the whole object, checked.
+
+    ``verified_by`` names what the bytes were checked against, as for
+    ``ObjectStream``: ``"crc32"``, ``"sha256"``, ``"etag-md5"`` or ``"size-only"``.
+    """
+
+    path: str
+    size: int
+    etag: str
+    parts: int
+    """How many ranged GETs fetched it."""
+    verified_by: Literal["crc32", "sha256", "etag-md5", "size-only"]
 
 
 @dataclass(frozen=True, slots=True)

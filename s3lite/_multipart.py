@@ -33,9 +33,11 @@ from ._checksums import ChecksumAlgorithm, combine_crc32_b64
 from ._exceptions import InvalidRequestError, NoSuchUpload, S3Error, ServiceError
 from ._http import Response
 from ._models import CompletedPart, CopyObjectResult, ObjectInfo, PutObjectResult
-from ._options import MAX_PARTS, MAX_SINGLE_PUT
+from ._options import MAX_PARTS, MAX_SINGLE_PUT, TransferOptions
 from ._payload import Payload, payload_for_source
 from ._pipeline import Pipeline, no_such_upload
+from ._progress import Progress
+from ._tasks import first_error
 
 __all__ = [
     "abort",
@@ -248,30 +250,8 @@ async def _run_parts(schedule: Schedule, *, in_flight: int) -> list[CompletedPar
 
             await schedule(submit)
     except BaseExceptionGroup as group_error:
-        raise _first_error(group_error) from None
+        raise first_error(group_error) from None
     return [done[n] for n in sorted(done)]
-
-
-def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The error to report from a failed task group: the first that is not a cancellation.
-
-    Callers see the exception their body or the server raised, not a group.
-    """
-    cancelled = anyio.get_cancelled_exc_class()
-    leaves: list[BaseException] = []
-
-    def collect(error: BaseException) -> None:
-        if isinstance(error, BaseExceptionGroup):
-            for inner in error.exceptions:
-                collect(inner)
-        else:
-            leaves.append(error)
-
-    collect(group)
-    for leaf in leaves:
-        if not isinstance(leaf, cancelled):
-            return leaf
-    return leaves[0] if leaves else group
 
 
 # --- uploads -----------------------------------------------------------------------
@@ -283,10 +263,16 @@ async def put_source(
     key: str,
     source: Source,
     headers: Sequence[tuple[str, str]],
+    *,
+    transfer: TransferOptions | None = None,
+    progress: Progress | None = None,
 ) -> PutObjectResult:
     """Upload a whole body: one PUT up to ``multipart_threshold``, else a multipart
-    upload.  A one-shot stream is buffered part by part until it is known which."""
-    transfer = pipeline.options.transfer
+    upload.  A one-shot stream is buffered part by part until it is known which.
+    ``transfer`` overrides the client's transfer options for this upload; ``progress``
+    counts each part's bytes once the server has taken it."""
+    transfer = transfer or pipeline.options.transfer
+    progress = progress or Progress(None, source.length)
     if isinstance(source, StreamSource):
         head: list[ChunksSource] = []
         buffered = 0
@@ -299,12 +285,15 @@ async def put_source(
                 ended = True
                 break
         if ended and buffered <= transfer.multipart_threshold:
-            return await _put_single(pipeline, bucket, key, ChunksSource.joined(head), headers)
-        return await _upload_parts(pipeline, bucket, key, source, headers, head)
+            whole = ChunksSource.joined(head)
+            return await _put_single(pipeline, bucket, key, whole, headers, progress)
+        return await _upload_parts(
+            pipeline, bucket, key, source, headers, head, transfer, progress
+        )
     assert source.length is not None
     if source.length <= transfer.multipart_threshold:
-        return await _put_single(pipeline, bucket, key, source, headers)
-    return await _upload_parts(pipeline, bucket, key, source, headers, [])
+        return await _put_single(pipeline, bucket, key, source, headers, progress)
+    return await _upload_parts(pipeline, bucket, key, source, headers, [], transfer, progress)
 
 
 async def _put_single(
@@ -313,6 +302,7 @@ async def _put_single(
     key: str,
     source: Source,
     headers: Sequence[tuple[str, str]],
+    progress: Progress,
 ) -> PutObjectResult:
     length = source.length or 0
 
@@ -322,6 +312,8 @@ async def _put_single(
     response, _, _ = await send_body(
         pipeline, build, source, 0, length, pipeline.options.checksum
     )
+    await progress.advance(length)
+    await progress.finish()
     return _requests.put_result(response.headers, length)
 
 
@@ -332,10 +324,11 @@ async def _upload_parts(
     source: Source,
     headers: Sequence[tuple[str, str]],
     buffered: list[ChunksSource],
+    transfer: TransferOptions,
+    progress: Progress,
 ) -> PutObjectResult:
     """Upload ``source`` as a multipart upload (``buffered``: the parts of a one-shot
     stream already read); abort it on any failure."""
-    transfer = pipeline.options.transfer
     checksum = pipeline.options.checksum
     # The algorithm the upload announces: what its parts will carry as far as is known
     # now (under "auto" a part may still learn that the server takes no trailer; then
@@ -352,8 +345,12 @@ async def _upload_parts(
     def sender(number: int, part: Source, start: int, size: int) -> PartSender:
         sizes[number] = size
 
-        def send() -> Awaitable[CompletedPart]:
-            return send_part(pipeline, bucket, key, upload_id, number, part, start, size, checksum)
+        async def send() -> CompletedPart:
+            done = await send_part(
+                pipeline, bucket, key, upload_id, number, part, start, size, checksum
+            )
+            await progress.advance(size)
+            return done
 
         return send
 
@@ -393,6 +390,7 @@ async def _upload_parts(
     except BaseException:
         await _abort_quietly(pipeline, bucket, key, upload_id)
         raise
+    await progress.finish()
     total = sum(sizes.values())
     return PutObjectResult(
         etag=result.etag, size=total, version_id=result.version_id, parts=len(parts)

@@ -44,7 +44,9 @@ __all__ = [
     "create_bucket",
     "create_multipart_upload",
     "delete_objects",
+    "first_part",
     "get_object",
+    "head_with_checksum",
     "list_multipart_uploads",
     "list_objects_page",
     "list_parts_page",
@@ -209,9 +211,26 @@ def get_object(bucket: str, key: str, range_: Range | None) -> S3Request:
 
 
 def resume_object(bucket: str, key: str, offset: int, last: int, etag: str) -> S3Request:
-    """The ranged GET that resumes a body at ``offset``, pinned to the object's ETag."""
-    headers = [("range", f"bytes={offset}-{last}"), ("if-match", _xml.quote_etag(etag))]
+    """The ranged GET of bytes ``offset..last`` (a resumed body, or one part of a parallel
+    download), pinned to the object's ETag (unpinned only when the server gave none)."""
+    headers = [("range", f"bytes={offset}-{last}")]
+    if etag:
+        headers.append(("if-match", _xml.quote_etag(etag)))
     return object_request("GET", bucket, key, headers=headers, stream=True)
+
+
+def first_part(bucket: str, key: str, part_size: int) -> S3Request:
+    """The ranged GET of the first ``part_size`` bytes that opens a parallel download."""
+    headers = [("range", f"bytes=0-{part_size - 1}"), ("x-amz-checksum-mode", "ENABLED")]
+    return object_request("GET", bucket, key, headers=headers, stream=True)
+
+
+def head_with_checksum(bucket: str, key: str, etag: str | None = None) -> S3Request:
+    """HeadObject asking for the stored checksum (optionally pinned to ``etag``)."""
+    headers = [("x-amz-checksum-mode", "ENABLED")]
+    if etag:
+        headers.append(("if-match", _xml.quote_etag(etag)))
+    return object_request("HEAD", bucket, key, headers=headers)
 
 
 def copy_object(

@@ -116,15 +116,24 @@ Fault = ResetDuringRequest | ResetDuringResponse | TruncateResponse | Stall | Re
 
 @dataclass
 class Rule:
-    """Apply ``fault`` to the next ``times`` requests matching ``method`` and the regex
-    ``target`` (searched in the request target: path and query)."""
+    """Apply ``fault`` to the next ``times`` requests matching ``method``, the regex
+    ``target`` (searched in the request target: path and query) and, with ``header``
+    ``(name, regex)``, a request header whose value the regex matches from its start
+    (``("range", "bytes=1048576-")`` picks one part of a parallel download)."""
 
     fault: Fault
     method: str | None = None
     target: str | None = None
     times: int = 1
+    header: tuple[str, str] | None = None
 
-    def matches(self, method: str, target: str) -> bool:
+    def matches(
+        self, method: str, target: str, headers: tuple[tuple[str, str], ...] = ()
+    ) -> bool:
+        if self.header is not None:
+            value = _find_header(headers, self.header[0])
+            if value is None or re.match(self.header[1], value) is None:
+                return False
         return (
             self.times > 0
             and (self.method is None or self.method.upper() == method)
@@ -426,9 +435,11 @@ class FaultProxy:
                 raise
         raise exc
 
-    def _take_fault(self, method: str, target: str) -> Fault | None:
+    def _take_fault(
+        self, method: str, target: str, headers: tuple[tuple[str, str], ...]
+    ) -> Fault | None:
         for rule in self.rules:
-            if rule.matches(method, target):
+            if rule.matches(method, target, headers):
                 rule.times -= 1
                 return rule.fault
         return None
@@ -444,7 +455,7 @@ class FaultProxy:
             upstream_reader: BufferedByteReceiveStream | None = None
             while request := await _read_head(client_reader):
                 method, target, _ = request.start
-                fault = self._take_fault(method, target)
+                fault = self._take_fault(method, target, request.headers)
                 seen = Seen(method, target, request.headers, fault)
                 self.requests.append(seen)
                 self._notify()

@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from s3lite._cli import ENV_CONNECTION_STRING, main
+from s3lite._cli import ENV_CONNECTION_STRING, main, progress_line
 from tests.conftest import TestServer, empty_and_delete_bucket, unique_bucket_name
 
 RECORD = "0b6c4c5e-39ba-4f5e-9df3-0d4b5b0c1a2e"
@@ -285,3 +285,13 @@ def test_the_timeout_flag_reaches_the_s3_client(
         "a.txt",
     )
     assert code == 0 and out.strip()
+
+
+def test_progress_line_draws_a_bar_on_a_terminal_and_plain_text_otherwise() -> None:
+    bar = progress_line("get a.bin", 3 * 1024 * 1024, 12 * 1024 * 1024, 2.0, bar=True)
+    assert bar == (
+        "[######------------------] get a.bin: 3.0 MiB of 12.0 MiB (25%), 1.5 MiB/s"
+    )
+    plain = progress_line("put b", 1024, None, 0.0, bar=True)
+    assert plain == "put b: 1.0 KiB"  # no total: no bar, no share
+    assert progress_line("put c", 10, 10, 1.0, bar=False) == "put c: 10 B of 10 B (100%), 10 B/s"

@@ -61,10 +61,21 @@ def test_readme_quickstart_runs_as_written(s3_server: TestServer, tmp_path: Path
     assert s3_server.settings.secret_key not in result.stdout + result.stderr
 
 
+def test_readme_transfer_example_runs_as_written(s3_server: TestServer, tmp_path: Path) -> None:
+    example = next(block for block in blocks("python") if "download_file" in block)
+    result = run_python(example, environment(s3_server), tmp_path)
+    assert result.returncode == 0, result.stderr
+    size = 20 * 1024 * 1024
+    assert f"uploaded {size} of {size} bytes" in result.stdout
+    assert (tmp_path / "copy.bin").read_bytes() == (tmp_path / "big.bin").read_bytes()
+    assert f"{size} 3 " in result.stdout  # three parts of 8 MiB
+    assert f"\n{size} " in result.stdout  # the parallel stream read it whole
+
+
 def test_readme_storage_example_prints_what_the_readme_shows(
     s3_server: TestServer, tmp_path: Path
 ) -> None:
-    example = blocks("python")[1]
+    example = next(block for block in blocks("python") if "FileStorage(" in block)
     assert "FileStorage" in example
     shown = blocks("text")[0]
     result = run_python(example, environment(s3_server), tmp_path)

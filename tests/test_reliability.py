@@ -47,38 +47,10 @@ from tests.faultproxy import (
     Stall,
     TruncateResponse,
 )
-from tests.helpers import DATA, MiB, chunks_of, pattern
+from tests.helpers import DATA, MiB, chunks_of, client_via, pattern
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
-FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.05, total_timeout=30.0)
-
-
-def client_via(
-    proxy: FaultProxy,
-    server: TestServer,
-    *,
-    retry: RetryPolicy = FAST_RETRY,
-    timeout: float = 10.0,
-    max_connections: int = 16,
-    payload_signing: Literal["auto", "signed", "unsigned"] = "auto",
-    multipart_threshold: int = 16 * MiB,
-) -> S3Client:
-    s = server.settings
-    return S3Client(
-        proxy.endpoint,
-        access_key=s.access_key,
-        secret_key=s.secret_key,
-        region=s.region,
-        addressing_style="path",
-        retry=retry,
-        timeout=timeout,
-        connect_timeout=timeout,
-        max_connections=max_connections,
-        payload_signing=payload_signing,
-        multipart_threshold=multipart_threshold,
-        part_size=5 * MiB,
-    )
 
 
 async def stored(s3: S3Client, bucket: str, key: str) -> bytes | None:
