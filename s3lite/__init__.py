@@ -14,6 +14,7 @@ from ._connstring import (
     parse_connection_string,
     read_connection_config,
 )
+from ._credential_cache import CredentialProvider
 from ._credentials import Credentials
 from ._download import GetObjectCall, ObjectStream
 from ._exceptions import (
@@ -23,6 +24,7 @@ from ._exceptions import (
     BucketNotEmpty,
     CertificateError,
     ConfigurationError,
+    CredentialRetrievalError,
     EntityTooLarge,
     EntityTooSmall,
     IntegrityError,
@@ -34,6 +36,7 @@ from ._exceptions import (
     InvalidRange,
     InvalidRequestError,
     MalformedResponseError,
+    NoCredentialsError,
     NoSuchBucket,
     NoSuchKey,
     NoSuchLifecycleConfiguration,
@@ -83,6 +86,8 @@ __all__ = [
     "ConfigurationError",
     "ConnectionSettings",
     "CopyObjectResult",
+    "CredentialProvider",
+    "CredentialRetrievalError",
     "Credentials",
     "DeleteError",
     "DeleteObjectsResult",
@@ -101,6 +106,7 @@ __all__ = [
     "LifecycleRule",
     "MalformedResponseError",
     "MultipartUpload",
+    "NoCredentialsError",
     "NoSuchBucket",
     "NoSuchKey",
     "NoSuchLifecycleConfiguration",

@@ -12,6 +12,7 @@ Rules of this module:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import heapq
 import os
@@ -22,9 +23,12 @@ from typing import Self, Unpack, overload
 import httpx
 
 from . import _download_file, _multipart, _requests, _xml
+from ._aws_config import load_shared_config, profile_name
 from ._body import Body, make_source
 from ._checksums import ChecksumAlgorithm
 from ._connstring import ConnectionSettings, parse_connection_string
+from ._credential_cache import CredentialCache, CredentialProvider
+from ._credential_sources import DefaultCredentialChain
 from ._credentials import Credentials, resolve_credentials, resolve_region
 from ._download import GetObjectCall, open_object
 from ._engine import EngineTransport
@@ -81,15 +85,48 @@ def _transport_for(options: ClientOptions, http_client: httpx.AsyncClient | None
     )
 
 
+def _credential_cache(
+    access_key: str | None,
+    secret_key: str | None,
+    session_token: str | None,
+    credentials: Credentials | CredentialProvider | None,
+    profile: str | None,
+    region: str,
+) -> CredentialCache:
+    """Keys given, a ``Credentials`` value, a provider, or the default chain."""
+    if access_key is not None or secret_key is not None or session_token is not None:
+        if credentials is not None:
+            raise ConfigurationError("pass credentials= or access_key/secret_key, not both")
+        return CredentialCache.static(
+            resolve_credentials(access_key, secret_key, session_token, {}).credentials
+        )
+    if isinstance(credentials, Credentials):
+        return CredentialCache.static(credentials)
+    if credentials is not None:
+        if not isinstance(credentials, CredentialProvider):
+            raise ConfigurationError(
+                "credentials must be s3lite.Credentials or an object with "
+                f"'async def get_credentials()', got {type(credentials).__name__}"
+            )
+        return CredentialCache(credentials)
+    chain = DefaultCredentialChain(os.environ, profile=profile, region=region)
+    return CredentialCache(chain, initial=chain.static_now())
+
+
 class S3Client(AsyncResource):
     """An asynchronous S3 client that signs its own requests (SigV4).
 
     Use it as ``async with S3Client(endpoint, access_key=..., secret_key=...) as s3:``.
     Options come one by one as keywords (``timeout=``, ``part_size=`` ...) or
     together as ``options=ClientOptions(...)`` (keywords override it).  Without
-    keys, credentials come from ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` /
-    ``AWS_SESSION_TOKEN``.  Works with AWS S3, MinIO, Ceph RGW, SeaweedFS and other
-    S3-compatible servers, path-style or virtual-hosted.
+    keys (or ``credentials=``, a ``Credentials`` value or any object with
+    ``async def get_credentials()``), credentials come from the default chain, in
+    botocore's order: the environment, the shared files' profile (``profile=`` or
+    ``AWS_PROFILE``), web identity, the container endpoint, the instance metadata;
+    temporary ones are refreshed before they expire.  Without an endpoint, it comes
+    from ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``, else AWS's for the region.
+    Works with AWS S3, MinIO, Ceph RGW, SeaweedFS and other S3-compatible servers,
+    path-style or virtual-hosted.
     """
 
     def __init__(
@@ -99,6 +136,8 @@ class S3Client(AsyncResource):
         access_key: str | None = None,
         secret_key: str | None = None,
         session_token: str | None = None,
+        credentials: Credentials | CredentialProvider | None = None,
+        profile: str | None = None,
         region: str | None = None,
         addressing_style: AddressingStyle = "auto",
         options: ClientOptions | None = None,
@@ -106,14 +145,28 @@ class S3Client(AsyncResource):
         **option_arguments: Unpack[OptionArguments],
     ) -> None:
         chosen = (options or ClientOptions()).with_changes(**option_arguments)
-        region, _ = resolve_region(region, os.environ)
+        environ = os.environ
+        profile_region = None
+        if region is None:
+            name, _ = profile_name(profile, environ)
+            # A broken shared file costs only its region here; the chain reports it
+            # when it is the source of credentials.
+            with contextlib.suppress(ConfigurationError):
+                settings = load_shared_config(environ).profile(name) or {}
+                profile_region = settings.get("region")
+        region, _ = resolve_region(region, environ, profile_region)
         if endpoint is None:
-            endpoint = f"https://s3.{region}.amazonaws.com"
-        credentials = resolve_credentials(access_key, secret_key, session_token, os.environ)
+            endpoint = (
+                environ.get("AWS_ENDPOINT_URL_S3")
+                or environ.get("AWS_ENDPOINT_URL")
+                or f"https://s3.{region}.amazonaws.com"
+            )
         self._lifecycle = Lifecycle("S3Client")
         self._pipeline = Pipeline(
             endpoint=Endpoint.parse(endpoint, addressing_style),
-            credentials=credentials.credentials,
+            credentials=_credential_cache(
+                access_key, secret_key, session_token, credentials, profile, region
+            ),
             region=region,
             options=chosen,
             transport=_transport_for(chosen, http_client),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from ._exceptions import ConfigurationError
@@ -31,7 +32,8 @@ _REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
 
 @dataclass(frozen=True, slots=True, repr=False)
 class Credentials:
-    """An access key, its secret and an optional session token.
+    """An access key, its secret, an optional session token, and when they expire
+    (``expiration``: an aware datetime; None for keys that do not expire).
 
     The secret and the token never appear in ``repr``.
     """
@@ -39,10 +41,12 @@ class Credentials:
     access_key: str
     secret_key: str
     session_token: str | None = None
+    expiration: datetime | None = None
 
     def __repr__(self) -> str:
         token = ", session_token='***'" if self.session_token else ""
-        return f"Credentials(access_key={self.access_key!r}, secret_key='***'{token})"
+        expires = f", expiration={self.expiration.isoformat()!r}" if self.expiration else ""
+        return f"Credentials(access_key={self.access_key!r}, secret_key='***'{token}{expires})"
 
     __str__ = __repr__
 
@@ -107,13 +111,16 @@ def resolve_credentials(
     return ResolvedCredentials(Credentials(env_key, env_secret, token), "environment")
 
 
-def resolve_region(region: str | None, environ: Mapping[str, str]) -> tuple[str, str | None]:
-    """The region and the environment variable it came from (``None``: given or default):
-    the argument, then ``AWS_REGION``, then ``AWS_DEFAULT_REGION``, then us-east-1."""
+def resolve_region(
+    region: str | None, environ: Mapping[str, str], profile_region: str | None = None
+) -> tuple[str, str | None]:
+    """The region and the environment variable it came from (``None``: given, from the
+    profile, or default): the argument, then ``AWS_REGION``, then ``AWS_DEFAULT_REGION``,
+    then the profile's ``region``, then us-east-1."""
     if region:
         return region, None
     for variable in _REGION_VARIABLES:
         value = _env(environ, variable)
         if value is not None:
             return value, variable
-    return DEFAULT_REGION, None
+    return profile_region or DEFAULT_REGION, None

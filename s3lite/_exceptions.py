@@ -8,6 +8,8 @@ a 200 carrying an ``<Error>`` document) are translated in one place
 
     S3Error
     ├── ConfigurationError           bad connection string, config file, option
+    │   ├── NoCredentialsError       no credential source applied (each is named)
+    │   └── CredentialRetrievalError a source applied but failed (STS, process ...)
     ├── InvalidRequestError          bad input caught before anything is sent
     │                                (bucket name, key, range, body, expiry ...)
     ├── TransportError               the network failed (connect, reset, read)
@@ -39,6 +41,7 @@ __all__ = [
     "BucketNotEmpty",
     "CertificateError",
     "ConfigurationError",
+    "CredentialRetrievalError",
     "EntityTooLarge",
     "EntityTooSmall",
     "IntegrityError",
@@ -50,6 +53,7 @@ __all__ = [
     "InvalidRange",
     "InvalidRequestError",
     "MalformedResponseError",
+    "NoCredentialsError",
     "NoSuchBucket",
     "NoSuchKey",
     "NoSuchLifecycleConfiguration",
@@ -77,6 +81,16 @@ class S3Error(Exception):
 
 class ConfigurationError(S3Error, ValueError):
     """A connection string, config file or client option is missing or invalid."""
+
+
+class NoCredentialsError(ConfigurationError):
+    """No source of the credential chain had credentials; the message names every
+    source tried and why it did not apply."""
+
+
+class CredentialRetrievalError(ConfigurationError):
+    """A credential source applied (a profile, a role, a process, an endpoint) but
+    could not give credentials; the message says which and why, never a secret."""
 
 
 class InvalidRequestError(S3Error, ValueError):

@@ -22,7 +22,7 @@ import anyio
 
 from . import _xml
 from ._checksum_policy import ServerFeatures
-from ._credentials import Credentials
+from ._credential_cache import CredentialCache
 from ._exceptions import (
     NoSuchKey,
     NoSuchUpload,
@@ -117,7 +117,7 @@ class Pipeline:
         self,
         *,
         endpoint: Endpoint,
-        credentials: Credentials,
+        credentials: CredentialCache,
         region: str,
         options: ClientOptions,
         transport: Transport,
@@ -133,9 +133,11 @@ class Pipeline:
         """What this client has learnt its server lacks (``_checksum_policy``)."""
 
     @property
-    def access_key(self) -> str:
-        """The access key requests are signed with (not a secret)."""
-        return self._credentials.access_key
+    def access_key(self) -> str | None:
+        """The access key requests are signed with (not a secret); None until the
+        credential chain has found one."""
+        current = self._credentials.current
+        return current.access_key if current is not None else None
 
     @property
     def payload_signed(self) -> bool:
@@ -197,17 +199,18 @@ class Pipeline:
         base = [("host", target.host_header), *request.headers, *payload.headers]
         if not payload.headers and request.method in _BODY_METHODS:
             base.append(("content-length", "0"))  # Ceph RGW: 411 to a bodiless PUT without it
+        credentials = await self._credentials.get()
         signed = sign_headers(
             request.method,
             target.path,
             request.query,
             base,
             payload.payload_hash,
-            self._credentials,
+            credentials,
             self.region,
             self.now(),
         )
-        key = signing_key(self._credentials.secret_key, signed.amz_date[:8], self.region, "s3")
+        key = signing_key(credentials.secret_key, signed.amz_date[:8], self.region, "s3")
         headers = [*base[1:], *signed.headers, *_FIXED_HEADERS]
         threshold = self.options.expect_continue
         if threshold is not None and _body_length(payload.headers) >= max(threshold, 1):
@@ -260,7 +263,7 @@ class Pipeline:
             target.path,
             [],
             [("host", target.host_header), *headers],
-            self._credentials,
+            self._credentials.for_presigning(),
             self.region,
             self.now(),
             expires_in,
