@@ -125,8 +125,9 @@ class ServiceError(S3Error):
     """The server answered with an S3 error.
 
     Attributes: ``code`` (S3's error code, e.g. ``NoSuchKey``), ``message``,
-    ``status`` (HTTP status), ``request_id``, ``host_id``, ``bucket``, ``key``, and
-    ``server_date`` (the answer's ``Date``, which corrects a skewed clock).
+    ``status`` (HTTP status), ``request_id``, ``host_id``, ``bucket``, ``key``,
+    ``server_date`` (the answer's ``Date``, which corrects a skewed clock) and
+    ``bucket_region`` (the region the server says the bucket is in, when it says so).
     """
 
     def __init__(
@@ -140,8 +141,10 @@ class ServiceError(S3Error):
         bucket: str | None = None,
         key: str | None = None,
         server_date: datetime | None = None,
+        bucket_region: str | None = None,
     ) -> None:
         self.code = code
+        self.bucket_region = bucket_region
         self.message = message
         self.status = status
         self.request_id = request_id
@@ -173,6 +176,7 @@ class ServiceError(S3Error):
                 self.bucket,
                 self.key,
                 self.server_date,
+                self.bucket_region,
             ),
         )
 
@@ -187,6 +191,7 @@ def _rebuild_service_error(
     bucket: str | None,
     key: str | None,
     server_date: datetime | None = None,
+    bucket_region: str | None = None,
 ) -> ServiceError:
     return cls(
         code,
@@ -197,6 +202,7 @@ def _rebuild_service_error(
         bucket=bucket,
         key=key,
         server_date=server_date,
+        bucket_region=bucket_region,
     )
 
 

@@ -45,6 +45,9 @@ __all__ = ["USER_AGENT", "Pipeline", "logger", "no_such_upload", "service_error"
 logger = logging.getLogger("s3lite")
 USER_AGENT = f"s3lite/{__version__}"
 _BODY_METHODS = frozenset({"PUT", "POST"})
+_REGION_ERRORS = frozenset(
+    {"PermanentRedirect", "AuthorizationHeaderMalformed", "TemporaryRedirect"}
+)
 _FIXED_HEADERS = (("user-agent", USER_AGENT), ("accept-encoding", "identity"))
 
 
@@ -85,6 +88,7 @@ def service_error(
         bucket=bucket,
         key=key,
         server_date=parse_http_date(headers.get("date")),
+        bucket_region=headers.get("x-amz-bucket-region") or (info.region if info else None),
     )
 
 
@@ -131,6 +135,7 @@ class Pipeline:
         self._closed = False
         self.features = ServerFeatures(endpoint.host)
         """What this client has learnt its server lacks (``_checksum_policy``)."""
+        self._bucket_regions: dict[str, str] = {}
 
     @property
     def access_key(self) -> str | None:
@@ -151,21 +156,44 @@ class Pipeline:
         """The current time as the server sees it (corrected after a skew error)."""
         return datetime.now(UTC) + timedelta(seconds=self._clock_offset)
 
+    def region_of(self, bucket: str | None) -> str:
+        """The region requests for ``bucket`` are signed for: the client's, or the one the
+        server named for that bucket."""
+        return self._bucket_regions.get(bucket, self.region) if bucket else self.region
+
     def target(self, request: S3Request) -> Target:
-        """Where ``request`` goes."""
-        return self.endpoint.target(request.bucket, request.key)
+        """Where ``request`` goes (on AWS, the regional host of the bucket's region)."""
+        region = self.region_of(request.bucket)
+        endpoint = self.endpoint if region == self.region else self.endpoint.in_region(region)
+        return endpoint.target(request.bucket, request.key)
+
+    def _follow_region(self, request: S3Request, error: ServiceError) -> bool:
+        """Whether ``error`` says the bucket lives in another region (a redirect, or a
+        signature scoped to the wrong region); if so the region is remembered."""
+        region = error.bucket_region
+        if (
+            request.bucket is None
+            or not region
+            or region == self.region_of(request.bucket)
+            or not (error.code in _REGION_ERRORS or error.status == 301)
+        ):
+            return False
+        logger.info("bucket %s is in region %s; following it", request.bucket, region)
+        self._bucket_regions[request.bucket] = region
+        return True
 
     async def send(self, request: S3Request) -> Response:
         """Send ``request`` (retrying what may be retried); return its 2xx response or
         raise the typed error.  A streamed response's body is the caller's to close."""
         if self._closed:
             raise RuntimeError("the S3Client is closed")
-        target = self.target(request)
         query = canonical_query(request.query)
         budget = RetryBudget(self.options.retry, replayable=request.payload.replayable)
         attempt = 0
+        followed = False
         while True:
             attempt += 1
+            target = self.target(request)
             try:
                 response = await self._send_once(request, target, query)
                 logger.debug(
@@ -180,6 +208,14 @@ class Pipeline:
             except S3Error as error:
                 if isinstance(error, RequestTimeTooSkewed):
                     self._correct_clock(error)
+                if (
+                    isinstance(error, ServiceError)
+                    and not followed
+                    and self._follow_region(request, error)
+                    and request.payload.replayable
+                ):
+                    followed, attempt = True, attempt - 1
+                    continue  # signed again for the bucket's region, at once
                 delay = budget.delay_after(attempt, error)
                 if delay is None:
                     raise
@@ -200,6 +236,7 @@ class Pipeline:
         if not payload.headers and request.method in _BODY_METHODS:
             base.append(("content-length", "0"))  # Ceph RGW: 411 to a bodiless PUT without it
         credentials = await self._credentials.get()
+        region = self.region_of(request.bucket)
         signed = sign_headers(
             request.method,
             target.path,
@@ -207,10 +244,10 @@ class Pipeline:
             base,
             payload.payload_hash,
             credentials,
-            self.region,
+            region,
             self.now(),
         )
-        key = signing_key(credentials.secret_key, signed.amz_date[:8], self.region, "s3")
+        key = signing_key(credentials.secret_key, signed.amz_date[:8], region, "s3")
         headers = [*base[1:], *signed.headers, *_FIXED_HEADERS]
         threshold = self.options.expect_continue
         if threshold is not None and _body_length(payload.headers) >= max(threshold, 1):
@@ -257,14 +294,14 @@ class Pipeline:
         headers: Sequence[tuple[str, str]] = (),
     ) -> str:
         """A presigned URL for one object request (query-string SigV4)."""
-        target = self.endpoint.target(bucket, key)
+        target = self.target(S3Request(method, bucket, key))
         params = presign_query(
             method,
             target.path,
             [],
             [("host", target.host_header), *headers],
             self._credentials.for_presigning(),
-            self.region,
+            self.region_of(bucket),
             self.now(),
             expires_in,
         )

@@ -9,6 +9,7 @@ Rules of this module:
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ _IPV4_SHAPED = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
 RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 DEFAULT_PORTS = {"http": 80, "https": 443}
+_AWS_S3_HOST = re.compile(
+    r"s3(?:(?P<dualstack>\.dualstack\.)|[.-])?(?:[a-z]{2}(?:-[a-z]+)+-\d+)?\.amazonaws\.com"
+)
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]{0,15}")
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?"
 _HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
@@ -200,6 +204,22 @@ class Endpoint:
             )
         scheme, host, port, base_path = parse_service_url(url)
         return cls(scheme, host, port, base_path, addressing_style)
+
+    @property
+    def is_aws(self) -> bool:
+        """Whether this is an AWS S3 endpoint (``*.amazonaws.com``)."""
+        return self.host.endswith(".amazonaws.com")
+
+    def in_region(self, region: str) -> Endpoint:
+        """The same service in ``region``: AWS's regional S3 host names are rewritten
+        (``s3.amazonaws.com``, ``s3.R.amazonaws.com``, ``s3-R.amazonaws.com``, and the
+        dual-stack ones); any other host is the same for every region."""
+        match = _AWS_S3_HOST.fullmatch(self.host)
+        if match is None:
+            return self
+        prefix = "s3.dualstack." if match["dualstack"] else "s3."
+        host = f"{prefix}{region}.amazonaws.com"
+        return dataclasses.replace(self, host=host)
 
     def uses_virtual_host(self, bucket: str) -> bool:
         """Whether requests for ``bucket`` put it in the host name."""

@@ -98,6 +98,8 @@ class ErrorInfo:
     resource: str | None = None
     key: str | None = None
     bucket: str | None = None
+    region: str | None = None
+    """The region a redirect or a wrongly scoped signature names (``<Region>``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +322,7 @@ def _error_info(root: ET.Element) -> ErrorInfo | None:
         resource=_nonempty(root, "Resource"),
         key=_nonempty(root, "Key"),
         bucket=_nonempty(root, "BucketName"),
+        region=_nonempty(root, "Region"),
     )
 
 

@@ -108,11 +108,12 @@ def running(fake: FakeAws) -> Iterator[FakeAws]:
             self.send_header("content-length", str(len(answer)))
             try:
                 self.end_headers()
-                self.wfile.write(answer)
+                if self.command != "HEAD":
+                    self.wfile.write(answer)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up waiting (the slow-answer tests)
 
-        do_GET = do_PUT = do_POST = _answer
+        do_GET = do_PUT = do_POST = do_HEAD = _answer
 
         def log_message(self, format: str, *args: object) -> None:
             pass
