@@ -18,7 +18,7 @@ import heapq
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Self, Unpack, overload
+from typing import Literal, Self, Unpack, overload
 
 import httpx
 
@@ -46,14 +46,23 @@ from ._models import (
     CompletedPart,
     CopyObjectResult,
     DeleteError,
+    DeleteMarker,
     DeleteObjectsResult,
     DownloadResult,
     LifecycleRule,
     MultipartUpload,
     ObjectInfo,
     ObjectSummary,
+    ObjectVersion,
     PartInfo,
     PutObjectResult,
+)
+from ._object_options import (
+    Conditions,
+    ReadArguments,
+    WriteArguments,
+    WriteOptions,
+    customer_key_headers,
 )
 from ._options import MAX_DELETE_KEYS, ClientOptions, OptionArguments, TransferOptions
 from ._parallel_get import ParallelGetCall
@@ -65,6 +74,8 @@ from ._transport import HttpxTransport
 from ._urls import AddressingStyle, Endpoint, validate_bucket_name, validate_key
 
 __all__ = ["S3Client"]
+
+_CONDITION_NAMES = ("if_match", "if_none_match", "if_modified_since", "if_unmodified_since")
 
 
 def _transport_for(options: ClientOptions, http_client: httpx.AsyncClient | None) -> Transport:
@@ -258,6 +269,7 @@ class S3Client(AsyncResource):
         metadata: Mapping[str, str] | None = None,
         content_length: int | None = None,
         progress: ProgressCallback | None = None,
+        **write: Unpack[WriteArguments],
     ) -> PutObjectResult:
         """Upload an object from bytes, a file path, a binary file or an async iterable.
 
@@ -267,9 +279,16 @@ class S3Client(AsyncResource):
         concurrently; it is aborted if anything fails or the task is cancelled.
         ``progress(bytes_done, total_bytes)`` (sync or async) is told as parts are
         stored, a few times a second at most, and once at the end.
+
+        ``if_none_match="*"`` writes only if the key is free, ``if_match=etag`` only over
+        that version (else ``PreconditionFailed``; a multipart upload checks it when it
+        completes).  ``cache_control``, ``content_disposition``, ``content_encoding``,
+        ``content_language``, ``expires``, ``storage_class``, ``tagging`` (a mapping),
+        ``server_side_encryption`` (``"AES256"``, ``"aws:kms"`` with ``sse_kms_key_id``)
+        and ``sse_customer_key`` (SSE-C, 32 bytes, https only) describe the object.
         """
         return await self._put(
-            bucket, key, body, content_type, metadata, content_length, progress, None
+            bucket, key, body, content_type, metadata, content_length, progress, None, write
         )
 
     async def upload_file(
@@ -283,10 +302,12 @@ class S3Client(AsyncResource):
         part_size: int | None = None,
         max_concurrency: int | None = None,
         progress: ProgressCallback | None = None,
+        **write: Unpack[WriteArguments],
     ) -> PutObjectResult:
         """Upload a local file: one PUT up to ``multipart_threshold``, else parts of
         ``part_size`` (default: the client's) read from the file in parallel,
-        ``max_concurrency`` at a time; ``progress`` as for ``put_object``."""
+        ``max_concurrency`` at a time; ``progress`` and the other keywords as for
+        ``put_object``."""
         if not isinstance(path, str | os.PathLike):
             raise InvalidRequestError(f"path must be a str or os.PathLike, got {path!r}")
         transfer = self.options.transfer
@@ -301,7 +322,7 @@ class S3Client(AsyncResource):
             except ConfigurationError as error:
                 raise InvalidRequestError(str(error)) from None
         return await self._put(
-            bucket, key, Path(path), content_type, metadata, None, progress, transfer
+            bucket, key, Path(path), content_type, metadata, None, progress, transfer, write
         )
 
     async def _put(
@@ -314,11 +335,14 @@ class S3Client(AsyncResource):
         content_length: int | None,
         progress: ProgressCallback | None,
         transfer: TransferOptions | None,
+        write: WriteArguments,
     ) -> PutObjectResult:
         validate_bucket_name(bucket)
         validate_key(key)
         callback = check_callback(progress)
-        headers = _requests.object_headers(content_type, metadata)
+        described = self._write_options(write)
+        headers = [*_requests.object_headers(content_type, metadata), *described.headers()]
+        conditions = Conditions.of(write).headers(write=True)
         source = await make_source(body, content_length=content_length)
         try:
             return await _multipart.put_source(
@@ -329,6 +353,8 @@ class S3Client(AsyncResource):
                 headers,
                 transfer=transfer,
                 progress=Progress(callback, source.length),
+                part_headers=described.part_headers(),
+                conditions=conditions,
             )
         finally:
             await source.aclose()
@@ -342,6 +368,7 @@ class S3Client(AsyncResource):
         max_concurrency: int = 1,
         part_size: int | None = None,
         progress: ProgressCallback | None = None,
+        **read: Unpack[ReadArguments],
     ) -> GetObjectCall:
         """Open an object for streaming: ``await`` it or use ``async with``.
 
@@ -351,17 +378,25 @@ class S3Client(AsyncResource):
         ``part_size`` bytes (default: the client's), N at a time, and read in order
         as one stream (at most N parts buffered); use it with ``async with`` only.
         ``progress(bytes_done, total_bytes)`` is told as the body is read.
+        ``version_id`` reads one version; ``if_match``, ``if_none_match``,
+        ``if_modified_since``, ``if_unmodified_since`` make the read conditional
+        (``PreconditionFailed``, or ``NotModified`` for a 304); ``sse_customer_key``
+        reads an SSE-C object.
         """
-        request = _requests.get_object(bucket, key, range)  # validated before any await
         callback = check_callback(progress)
         size = self.options.transfer.part_size if part_size is None else part_size
         check_transfer_arguments(size, max_concurrency)
+        headers, query = self._read_headers(read)
+        request = _requests.get_object(bucket, key, range, headers=headers)
+        request = dataclasses.replace(request, query=tuple(query))  # validated before any await
         if max_concurrency == 1:
             return GetObjectCall(
                 lambda: open_object(self._pipeline, request, progress=callback)
             )
         if range is not None:
             raise InvalidRequestError("a range cannot be fetched with max_concurrency > 1")
+        if any(name in read for name in _CONDITION_NAMES):
+            raise InvalidRequestError("conditions cannot be used with max_concurrency > 1")
         return ParallelGetCall(
             self._pipeline,
             bucket,
@@ -369,6 +404,7 @@ class S3Client(AsyncResource):
             part_size=size,
             max_concurrency=max_concurrency,
             progress=callback,
+            same=_requests.same_object(request),
         )
 
     async def download_file(
@@ -380,9 +416,12 @@ class S3Client(AsyncResource):
         part_size: int | None = None,
         max_concurrency: int | None = None,
         progress: ProgressCallback | None = None,
+        version_id: str | None = None,
+        sse_customer_key: bytes | None = None,
     ) -> DownloadResult:
-        """Download an object to a local file with ranged GETs of ``part_size`` bytes,
-        ``max_concurrency`` at a time (defaults: the client's transfer options).
+        """Download an object (or one version of it) to a local file with ranged GETs of
+        ``part_size`` bytes, ``max_concurrency`` at a time (defaults: the client's
+        transfer options).
 
         Every part is pinned to the ETag of the first (a change mid-way raises
         ``IntegrityError``) and resumed on its own when a connection drops; the whole
@@ -394,6 +433,12 @@ class S3Client(AsyncResource):
         size = transfer.part_size if part_size is None else part_size
         concurrency = transfer.max_concurrency if max_concurrency is None else max_concurrency
         check_transfer_arguments(size, concurrency)
+        read: ReadArguments = {}
+        if version_id is not None:
+            read["version_id"] = version_id
+        if sse_customer_key is not None:
+            read["sse_customer_key"] = sse_customer_key
+        headers, query = self._read_headers(read)
         return await _download_file.download_file(
             self._pipeline,
             bucket,
@@ -402,12 +447,47 @@ class S3Client(AsyncResource):
             part_size=size,
             max_concurrency=concurrency,
             progress=check_callback(progress),
+            same=(tuple(query), tuple(headers)),
         )
 
-    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
-        """Metadata of an object; raises ``NoSuchKey`` when it does not exist."""
-        response = await self._pipeline.send(_requests.head_with_checksum(bucket, key))
+    async def head_object(
+        self, bucket: str, key: str, **read: Unpack[ReadArguments]
+    ) -> ObjectInfo:
+        """Metadata of an object; raises ``NoSuchKey`` when it does not exist.  The
+        keywords as for ``get_object`` (a version, conditions, SSE-C)."""
+        headers, query = self._read_headers(read)
+        request = _requests.head_with_checksum(bucket, key, query=query, headers=headers)
+        response = await self._pipeline.send(request)
         return _requests.object_info(key, response.headers)
+
+    def _read_headers(
+        self, read: ReadArguments
+    ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """The headers (conditions, SSE-C) and query (a version) of a read."""
+        unknown = set(read) - set(ReadArguments.__annotations__)
+        if unknown:
+            raise InvalidRequestError(f"unknown argument(s): {', '.join(sorted(unknown))}")
+        headers = Conditions.of(read).headers()
+        key = read.get("sse_customer_key")
+        if key is not None:
+            self._check_customer_key_scheme()
+            headers += customer_key_headers(key)
+        return headers, _requests.version_query(read.get("version_id"))
+
+    def _write_options(self, write: WriteArguments) -> WriteOptions:
+        unknown = set(write) - set(WriteArguments.__annotations__)
+        if unknown:
+            raise InvalidRequestError(f"unknown argument(s): {', '.join(sorted(unknown))}")
+        if write.get("sse_customer_key") is not None:
+            self._check_customer_key_scheme()
+        return WriteOptions.of(write)
+
+    def _check_customer_key_scheme(self) -> None:
+        if self._pipeline.endpoint.scheme != "https":
+            raise InvalidRequestError(
+                "sse_customer_key (SSE-C) is refused over plain http: the key would travel "
+                "in clear text"
+            )
 
     async def object_exists(self, bucket: str, key: str) -> bool:
         """Whether the object exists."""
@@ -426,20 +506,48 @@ class S3Client(AsyncResource):
         *,
         metadata: Mapping[str, str] | None = None,
         content_type: str | None = None,
+        src_version_id: str | None = None,
+        metadata_directive: Literal["COPY", "REPLACE"] | None = None,
+        tagging_directive: Literal["COPY", "REPLACE"] | None = None,
+        **write: Unpack[WriteArguments],
     ) -> CopyObjectResult:
-        """Server-side copy.  Metadata is copied unless ``metadata``/``content_type`` is given
-        (then it is replaced).  Sources over ``copy_threshold`` (5 GiB) are copied in parts
-        with UploadPartCopy."""
-        _requests.copy_source(src_bucket, src_key)
+        """Server-side copy (of ``src_version_id``, else the latest version).  Metadata is
+        copied unless ``metadata``/``content_type`` is given or ``metadata_directive`` is
+        ``"REPLACE"`` (then it is replaced); tags likewise with ``tagging`` /
+        ``tagging_directive``.  ``if_none_match="*"`` copies only if the destination key
+        is free; the other keywords describe the copy as for ``put_object``.  Sources
+        over ``copy_threshold`` (5 GiB) are copied in parts with UploadPartCopy."""
+        _requests.copy_source(src_bucket, src_key, src_version_id)
         _requests.copy_source(dst_bucket, dst_key)
+        for name, directive in (
+            ("metadata_directive", metadata_directive),
+            ("tagging_directive", tagging_directive),
+        ):
+            if directive not in (None, "COPY", "REPLACE"):
+                raise InvalidRequestError(f"{name} must be 'COPY' or 'REPLACE', got {directive!r}")
         replace = metadata is not None or content_type is not None
-        headers = _requests.object_headers(content_type, metadata)
-        source = await self.head_object(src_bucket, src_key)
+        replace = replace if metadata_directive is None else metadata_directive == "REPLACE"
+        described = self._write_options(write)
+        headers = [*_requests.object_headers(content_type, metadata), *described.headers()]
+        if tagging_directive is not None or "tagging" in write:
+            headers.append(
+                ("x-amz-tagging-directive", tagging_directive or "REPLACE")
+            )
+        conditions = Conditions.of(write).headers(write=True)
+        read: ReadArguments = {"version_id": src_version_id} if src_version_id else {}
+        source = await self.head_object(src_bucket, src_key, **read)
         if source.size > self.options.transfer.copy_threshold:
             if not replace:
                 headers = _requests.object_headers(source.content_type, source.metadata)
             return await _multipart.copy_in_parts(
-                self._pipeline, src_bucket, src_key, dst_bucket, dst_key, source, headers
+                self._pipeline,
+                src_bucket,
+                src_key,
+                dst_bucket,
+                dst_key,
+                source,
+                headers,
+                conditions=conditions,
             )
         request = _requests.copy_object(
             src_bucket,
@@ -448,7 +556,8 @@ class S3Client(AsyncResource):
             dst_key,
             source_etag=source.etag,
             replace=replace,
-            headers=headers,
+            headers=[*headers, *conditions],
+            source_version_id=src_version_id,
         )
         response = await self._pipeline.send(request)
         result = _xml.parse_copy_object_result(response.content)
@@ -458,18 +567,38 @@ class S3Client(AsyncResource):
             version_id=response.headers.get("x-amz-version-id"),
         )
 
-    async def delete_object(self, bucket: str, key: str) -> None:
-        """Delete an object (deleting a missing key succeeds, as in S3)."""
-        await self._pipeline.send(_requests.object_request("DELETE", bucket, key))
+    async def delete_object(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> str | None:
+        """Delete an object (deleting a missing key succeeds, as in S3), or one version
+        of it.  In a versioned bucket, deleting the key leaves a delete marker: its
+        version id is returned (None elsewhere)."""
+        query = _requests.version_query(version_id)
+        response = await self._pipeline.send(
+            _requests.object_request("DELETE", bucket, key, query=query)
+        )
+        return response.headers.get("x-amz-version-id")
 
-    async def delete_objects(self, bucket: str, keys: Iterable[str]) -> DeleteObjectsResult:
-        """Delete many keys, in batches of up to 1000; returns what was deleted and what failed."""
+    async def delete_objects(
+        self, bucket: str, keys: Iterable[str | tuple[str, str]]
+    ) -> DeleteObjectsResult:
+        """Delete many keys, in batches of up to 1000 (a ``(key, version_id)`` pair deletes
+        that version); returns what was deleted and what failed."""
         validate_bucket_name(bucket)
         if isinstance(keys, str | bytes):
             raise InvalidRequestError("keys must be an iterable of keys, not a single str")
         # Every key is checked before the first batch is sent: a bad key at the end
         # must not leave the first thousand already deleted.
-        all_keys = [validate_key(key) for key in keys]
+        all_keys: list[str | tuple[str, str]] = []
+        for entry in keys:
+            if isinstance(entry, tuple):
+                if len(entry) != 2:
+                    raise InvalidRequestError("a versioned key is a (key, version_id) pair")
+                validate_key(entry[0])
+                _requests.version_query(entry[1])
+                all_keys.append((entry[0], entry[1]))
+            else:
+                all_keys.append(validate_key(entry))
         deleted: list[str] = []
         errors: list[DeleteError] = []
         for start in range(0, len(all_keys), MAX_DELETE_KEYS):
@@ -555,7 +684,81 @@ class S3Client(AsyncResource):
                 return
             token = page.next_continuation_token
 
+    def list_object_versions(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str | None = None,
+        page_size: int = 1000,
+    ) -> AsyncIterator[ObjectVersion | DeleteMarker | CommonPrefix]:
+        """Iterate over every version and delete marker under ``prefix`` (all pages), in
+        key order, newest first within a key; with a ``delimiter``, rolled-up prefixes
+        come as ``CommonPrefix`` items."""
+        validate_bucket_name(bucket)
+        if not isinstance(prefix, str) or (
+            delimiter is not None and not isinstance(delimiter, str)
+        ):
+            raise InvalidRequestError("prefix and delimiter must be str")
+        if not 1 <= page_size <= 1000:
+            raise InvalidRequestError("page_size must be between 1 and 1000")
+        return self._list_object_versions(bucket, prefix, delimiter, page_size)
+
+    async def _list_object_versions(
+        self, bucket: str, prefix: str, delimiter: str | None, page_size: int
+    ) -> AsyncIterator[ObjectVersion | DeleteMarker | CommonPrefix]:
+        marker: tuple[str | None, str | None] | None = None
+        while True:
+            request = _requests.list_object_versions_page(
+                bucket, prefix=prefix, delimiter=delimiter, marker=marker, page_size=page_size
+            )
+            page = _xml.parse_list_object_versions((await self._pipeline.send(request)).content)
+            for entry in page.entries:
+                yield entry
+            for common in page.prefixes:
+                yield common
+            if not page.is_truncated or not (page.next_key_marker or page.next_version_id_marker):
+                return
+            marker = (page.next_key_marker, page.next_version_id_marker)
+
+    async def put_object_tagging(
+        self,
+        bucket: str,
+        key: str,
+        tags: Mapping[str, str],
+        *,
+        version_id: str | None = None,
+    ) -> None:
+        """Replace an object's tags."""
+        await self._pipeline.send(_requests.object_tagging("PUT", bucket, key, version_id, tags))
+
+    async def get_object_tagging(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> dict[str, str]:
+        """An object's tags."""
+        response = await self._pipeline.send(
+            _requests.object_tagging("GET", bucket, key, version_id)
+        )
+        return _xml.parse_tagging(response.content)
+
+    async def delete_object_tagging(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> None:
+        """Remove every tag of an object."""
+        await self._pipeline.send(_requests.object_tagging("DELETE", bucket, key, version_id))
+
     # --- buckets -------------------------------------------------------------------
+
+    async def put_bucket_versioning(self, bucket: str, enabled: bool) -> None:
+        """Turn versioning on (``True``) or suspend it (``False``)."""
+        if not isinstance(enabled, bool):
+            raise InvalidRequestError("enabled must be True or False")
+        await self._pipeline.send(_requests.put_bucket_versioning(bucket, enabled))
+
+    async def get_bucket_versioning(self, bucket: str) -> str | None:
+        """``"Enabled"``, ``"Suspended"``, or None for a bucket that never had versioning."""
+        request = _requests.bucket_request("GET", bucket, query=[("versioning", "")])
+        return _xml.parse_versioning((await self._pipeline.send(request)).content)
 
     async def create_bucket(self, bucket: str, *, exist_ok: bool = False) -> None:
         """Create a bucket in the client's region; with ``exist_ok`` an existing bucket is fine."""

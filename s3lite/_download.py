@@ -219,8 +219,10 @@ async def open_object(
     verify = (algorithm, expected) if algorithm and expected else None
     last = bounds[1] if bounds else info.size - 1
 
+    same = _requests.same_object(request)
+
     async def reopen(offset: int) -> Chunks:
-        request = _requests.resume_object(bucket, key, offset, last, info.etag)
+        request = _requests.resume_object(bucket, key, offset, last, info.etag, same)
         try:
             again = await pipeline.send(request)
         except PreconditionFailed as error:

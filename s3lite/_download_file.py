@@ -33,7 +33,7 @@ from ._exceptions import IntegrityError, InvalidRequestError
 from ._models import DownloadResult
 from ._pipeline import Pipeline
 from ._progress import Progress, ProgressCallback
-from ._ranged import FirstPart, Span, open_first, open_part, plan_parts
+from ._ranged import FirstPart, Same, Span, open_first, open_part, plan_parts
 from ._tasks import first_error
 from ._urls import validate_bucket_name, validate_key
 
@@ -122,16 +122,19 @@ async def download_file(
     part_size: int,
     max_concurrency: int,
     progress: ProgressCallback | None,
+    same: Same = ((), ()),
 ) -> DownloadResult:
-    """Download ``bucket/key`` to ``path`` (see the module's rules)."""
+    """Download ``bucket/key`` to ``path`` (see the module's rules); ``same``: the version
+    and SSE-C headers every request repeats."""
     validate_bucket_name(bucket)
     validate_key(key)
     target = _target(path)
     fd, temporary = await anyio.to_thread.run_sync(_create_temporary, target)
     try:
         try:
+            file = _PositionalFile(fd)
             result = await _fill(
-                pipeline, bucket, key, _PositionalFile(fd), part_size, max_concurrency, progress
+                pipeline, bucket, key, file, part_size, max_concurrency, progress, same
             )
         finally:
             os.close(fd)
@@ -151,9 +154,10 @@ async def _fill(
     part_size: int,
     max_concurrency: int,
     callback: ProgressCallback | None,
+    same: Same,
 ) -> tuple[int, str, int, VerifiedBy]:
     """Write the whole object into ``file``; its (size, etag, parts, verified_by)."""
-    first = await open_first(pipeline, bucket, key, part_size)
+    first = await open_first(pipeline, bucket, key, part_size, same)
     try:
         spans = [(0, first.total - 1)] if first.whole else plan_parts(first.total, part_size)
         algorithm = first.check.algorithm

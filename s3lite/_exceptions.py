@@ -20,7 +20,8 @@ a 200 carrying an ``<Error>`` document) are translated in one place
     ├── ServiceError                 the server answered with an S3 error
     │   ├── NoSuchBucket, NoSuchKey, NoSuchUpload, AccessDenied,
     │   │   InvalidAccessKeyId, SignatureDoesNotMatch, BucketAlreadyExists,
-    │   │   BucketAlreadyOwnedByYou, BucketNotEmpty, PreconditionFailed,
+    │   │   BucketAlreadyOwnedByYou, BucketNotEmpty, PreconditionFailed, NotModified,
+    │   │   NoSuchVersion,
     │   │   InvalidRange, InvalidPart, InvalidPartOrder, EntityTooSmall,
     │   │   EntityTooLarge, InvalidBucketName, NoSuchLifecycleConfiguration,
     │   │   RequestTimeTooSkewed, RequestTimeout, SlowDown, InternalError,
@@ -58,7 +59,9 @@ __all__ = [
     "NoSuchKey",
     "NoSuchLifecycleConfiguration",
     "NoSuchUpload",
+    "NoSuchVersion",
     "NotImplementedByServer",
+    "NotModified",
     "PreconditionFailed",
     "RequestTimeTooSkewed",
     "RequestTimeout",
@@ -246,6 +249,15 @@ class PreconditionFailed(ServiceError):
     """A conditional request (If-Match, If-None-Match ...) did not hold."""
 
 
+class NotModified(ServiceError):
+    """A conditional read (``if_none_match``, ``if_modified_since``) found the object
+    unchanged: HTTP 304, no body."""
+
+
+class NoSuchVersion(ServiceError):
+    """The version id names no version of the object."""
+
+
 class InvalidRange(ServiceError):
     """The requested byte range is not satisfiable."""
 
@@ -309,6 +321,8 @@ _CODE_TABLE: dict[str, type[ServiceError]] = {
     "BucketAlreadyOwnedByYou": BucketAlreadyOwnedByYou,
     "BucketNotEmpty": BucketNotEmpty,
     "PreconditionFailed": PreconditionFailed,
+    "NotModified": NotModified,
+    "NoSuchVersion": NoSuchVersion,
     "InvalidRange": InvalidRange,
     "InvalidPart": InvalidPart,
     "InvalidPartOrder": InvalidPartOrder,
@@ -327,6 +341,7 @@ _CODE_TABLE: dict[str, type[ServiceError]] = {
 # What a bodiless error response (HEAD, or a proxy's bare status) means.
 _STATUS_TABLE: dict[int, str] = {
     301: "PermanentRedirect",
+    304: "NotModified",
     400: "BadRequest",
     403: "AccessDenied",
     404: "NotFound",

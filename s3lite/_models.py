@@ -15,12 +15,14 @@ __all__ = [
     "CompletedPart",
     "CopyObjectResult",
     "DeleteError",
+    "DeleteMarker",
     "DeleteObjectsResult",
     "DownloadResult",
     "LifecycleRule",
     "MultipartUpload",
     "ObjectInfo",
     "ObjectSummary",
+    "ObjectVersion",
     "PartInfo",
     "PutObjectResult",
 ]
@@ -39,6 +41,17 @@ class ObjectInfo:
     version_id: str | None = None
     checksums: Mapping[str, str] = field(default_factory=dict)
     """``x-amz-checksum-*`` values the server returned, keyed by algorithm (``crc32``...)."""
+    storage_class: str | None = None
+    """``STANDARD_IA``, ``GLACIER`` ... (None: the server did not say, i.e. STANDARD on AWS)."""
+    cache_control: str | None = None
+    content_disposition: str | None = None
+    content_encoding: str | None = None
+    content_language: str | None = None
+    expires: str | None = None
+    """The ``Expires`` header as the server sent it (an HTTP date)."""
+    server_side_encryption: str | None = None
+    """``AES256``, ``aws:kms`` ... as the server reports it."""
+    tag_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +63,30 @@ class ObjectSummary:
     etag: str
     last_modified: datetime | None
     storage_class: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectVersion:
+    """One version of an object in ``list_object_versions``."""
+
+    key: str
+    version_id: str
+    is_latest: bool
+    size: int
+    etag: str
+    last_modified: datetime | None
+    storage_class: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteMarker:
+    """A delete marker in ``list_object_versions`` (the key reads as deleted when it is
+    the latest)."""
+
+    key: str
+    version_id: str
+    is_latest: bool
+    last_modified: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

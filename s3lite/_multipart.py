@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 import anyio
 
@@ -30,7 +31,14 @@ from ._checksum_policy import (
     with_content_md5,
 )
 from ._checksums import ChecksumAlgorithm, combine_crc32_b64
-from ._exceptions import InvalidRequestError, NoSuchUpload, S3Error, ServiceError
+from ._exceptions import (
+    InvalidRequestError,
+    NoSuchKey,
+    NoSuchUpload,
+    PreconditionFailed,
+    S3Error,
+    ServiceError,
+)
 from ._http import Response
 from ._models import CompletedPart, CopyObjectResult, ObjectInfo, PutObjectResult
 from ._options import MAX_PARTS, MAX_SINGLE_PUT, TransferOptions
@@ -120,11 +128,13 @@ async def send_part(
     start: int,
     size: int,
     checksum: ChecksumSetting,
+    headers: Sequence[tuple[str, str]] = (),
 ) -> CompletedPart:
-    """UploadPart of bytes ``[start, start + size)`` of a replayable source."""
+    """UploadPart of bytes ``[start, start + size)`` of a replayable source (``headers``:
+    what every part repeats, SSE-C)."""
 
     def build(payload: Payload) -> _requests.S3Request:
-        return _requests.upload_part(bucket, key, upload_id, number, payload)
+        return _requests.upload_part(bucket, key, upload_id, number, payload, headers)
 
     response, payload, algorithm = await send_body(
         pipeline, build, source, start, size, checksum
@@ -164,15 +174,17 @@ async def complete(
     parts: Sequence[CompletedPart],
     *,
     full_object_crc32: str | None = None,
+    extra: Sequence[tuple[str, str]] = (),
 ) -> PutObjectResult:
-    """CompleteMultipartUpload (``size`` in the result is -1: the caller knows it).
+    """CompleteMultipartUpload (``size`` in the result is -1: the caller knows it);
+    ``extra``: conditions and SSE-C headers.
 
     Once the server has answered 200 the object exists, so nothing after that raises:
     an answer without an ETag (a Ceph RGW bug) takes the ``ETag`` header, else the
     ETag a HEAD shows, else ``None``.
     """
     request = _requests.complete_multipart_upload(
-        bucket, key, upload_id, parts, full_object_crc32=full_object_crc32
+        bucket, key, upload_id, parts, full_object_crc32=full_object_crc32, extra=extra
     )
     try:
         response = await pipeline.send(request)
@@ -222,6 +234,52 @@ async def _abort_quietly(pipeline: Pipeline, bucket: str, key: str, upload_id: s
         await abort(pipeline, bucket, key, upload_id)
 
 
+async def _if_match_holds(
+    pipeline: Pipeline, bucket: str, key: str, headers: Sequence[tuple[str, str]]
+) -> bool:
+    """Whether the object's ETag is the ``If-Match`` of ``headers`` (False without one)."""
+    wanted = dict(headers).get("if-match")
+    if wanted is None or wanted == "*":
+        return False
+    try:
+        head = await pipeline.send(_requests.object_request("HEAD", bucket, key))
+    except NoSuchKey:
+        return False
+    return _xml.unquote_etag(head.headers.get("etag") or "") == _xml.unquote_etag(wanted)
+
+
+async def _check_conditions_first(
+    pipeline: Pipeline, bucket: str, key: str, conditions: Sequence[tuple[str, str]]
+) -> None:
+    """Check a conditional multipart upload's ``If-Match`` / ``If-None-Match`` with a HEAD
+    before any part is sent.  Complete carries them too, for the servers that check them
+    atomically; this catches what it can on the servers that ignore them there (Ceph
+    RGW 16), and saves uploading parts that would be refused."""
+    wanted = dict(conditions)
+    if not wanted:
+        return
+    try:
+        head = await pipeline.send(_requests.object_request("HEAD", bucket, key))
+        current: str | None = _xml.quote_etag(_xml.unquote_etag(head.headers.get("etag") or ""))
+    except NoSuchKey:
+        current = None
+    none_match, match = wanted.get("if-none-match"), wanted.get("if-match")
+    if (none_match == "*" and current is not None) or (match is not None and current != match):
+        raise PreconditionFailed(
+            "PreconditionFailed",
+            "the condition of this upload does not hold (checked before its parts were sent)",
+            status=412,
+            bucket=bucket,
+            key=key,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Extra:
+    part_headers: Sequence[tuple[str, str]]
+    conditions: Sequence[tuple[str, str]]
+
+
 # --- running parts -----------------------------------------------------------------
 
 
@@ -266,13 +324,18 @@ async def put_source(
     *,
     transfer: TransferOptions | None = None,
     progress: Progress | None = None,
+    part_headers: Sequence[tuple[str, str]] = (),
+    conditions: Sequence[tuple[str, str]] = (),
 ) -> PutObjectResult:
     """Upload a whole body: one PUT up to ``multipart_threshold``, else a multipart
     upload.  A one-shot stream is buffered part by part until it is known which.
     ``transfer`` overrides the client's transfer options for this upload; ``progress``
-    counts each part's bytes once the server has taken it."""
+    counts each part's bytes once the server has taken it.  ``headers`` describe the
+    object (on the PUT, or on CreateMultipartUpload), ``part_headers`` go on each
+    UploadPart, ``conditions`` on the PUT or on CompleteMultipartUpload."""
     transfer = transfer or pipeline.options.transfer
     progress = progress or Progress(None, source.length)
+    extra = _Extra(part_headers, conditions)
     if isinstance(source, StreamSource):
         head: list[ChunksSource] = []
         buffered = 0
@@ -286,14 +349,19 @@ async def put_source(
                 break
         if ended and buffered <= transfer.multipart_threshold:
             whole = ChunksSource.joined(head)
-            return await _put_single(pipeline, bucket, key, whole, headers, progress)
+            single = [*headers, *conditions]
+            return await _put_single(pipeline, bucket, key, whole, single, progress)
         return await _upload_parts(
-            pipeline, bucket, key, source, headers, head, transfer, progress
+            pipeline, bucket, key, source, headers, head, transfer, progress, extra
         )
     assert source.length is not None
     if source.length <= transfer.multipart_threshold:
-        return await _put_single(pipeline, bucket, key, source, headers, progress)
-    return await _upload_parts(pipeline, bucket, key, source, headers, [], transfer, progress)
+        return await _put_single(
+            pipeline, bucket, key, source, [*headers, *conditions], progress
+        )
+    return await _upload_parts(
+        pipeline, bucket, key, source, headers, [], transfer, progress, extra
+    )
 
 
 async def _put_single(
@@ -305,13 +373,24 @@ async def _put_single(
     progress: Progress,
 ) -> PutObjectResult:
     length = source.length or 0
+    sent = list(headers)
 
     def build(payload: Payload) -> _requests.S3Request:
-        return _requests.object_request("PUT", bucket, key, headers=headers, payload=payload)
+        return _requests.object_request("PUT", bucket, key, headers=sent, payload=payload)
 
-    response, _, _ = await send_body(
-        pipeline, build, source, 0, length, pipeline.options.checksum
-    )
+    try:
+        response, _, _ = await send_body(
+            pipeline, build, source, 0, length, pipeline.options.checksum
+        )
+    except PreconditionFailed:
+        # Ceph RGW 16 compares a write's If-Match without its quotes: when the object
+        # does carry the ETag asked for, ask once more in the form it reads.
+        if not await _if_match_holds(pipeline, bucket, key, sent):
+            raise
+        sent = [(n, _xml.unquote_etag(v) if n == "if-match" else v) for n, v in sent]
+        response, _, _ = await send_body(
+            pipeline, build, source, 0, length, pipeline.options.checksum
+        )
     await progress.advance(length)
     await progress.finish()
     return _requests.put_result(response.headers, length)
@@ -326,9 +405,11 @@ async def _upload_parts(
     buffered: list[ChunksSource],
     transfer: TransferOptions,
     progress: Progress,
+    extra: _Extra,
 ) -> PutObjectResult:
     """Upload ``source`` as a multipart upload (``buffered``: the parts of a one-shot
     stream already read); abort it on any failure."""
+    await _check_conditions_first(pipeline, bucket, key, extra.conditions)
     checksum = pipeline.options.checksum
     # The algorithm the upload announces: what its parts will carry as far as is known
     # now (under "auto" a part may still learn that the server takes no trailer; then
@@ -347,7 +428,16 @@ async def _upload_parts(
 
         async def send() -> CompletedPart:
             done = await send_part(
-                pipeline, bucket, key, upload_id, number, part, start, size, checksum
+                pipeline,
+                bucket,
+                key,
+                upload_id,
+                number,
+                part,
+                start,
+                size,
+                checksum,
+                extra.part_headers,
             )
             await progress.advance(size)
             return done
@@ -385,7 +475,13 @@ async def _upload_parts(
         if full_object and all(part.checksum for part in parts):
             whole = combine_crc32_b64([(str(p.checksum), sizes[p.part_number]) for p in parts])
         result = await complete(
-            pipeline, bucket, key, upload_id, parts, full_object_crc32=whole
+            pipeline,
+            bucket,
+            key,
+            upload_id,
+            parts,
+            full_object_crc32=whole,
+            extra=[*extra.conditions, *extra.part_headers],
         )
     except BaseException:
         await _abort_quietly(pipeline, bucket, key, upload_id)
@@ -411,10 +507,19 @@ async def copy_part(
     *,
     range_: _requests.Range | None = None,
     source_etag: str | None = None,
+    source_version_id: str | None = None,
 ) -> CompletedPart:
-    """UploadPartCopy of (a byte range of) an existing object."""
+    """UploadPartCopy of (a byte range of) an existing object (or of one version)."""
     request = _requests.upload_part_copy(
-        src_bucket, src_key, bucket, key, upload_id, number, range_=range_, source_etag=source_etag
+        src_bucket,
+        src_key,
+        bucket,
+        key,
+        upload_id,
+        number,
+        range_=range_,
+        source_etag=source_etag,
+        source_version_id=source_version_id,
     )
     response = await pipeline.send(request)
     return CompletedPart(number, _xml.parse_copy_part_result(response.content))
@@ -428,8 +533,11 @@ async def copy_in_parts(
     key: str,
     source: ObjectInfo,
     headers: Sequence[tuple[str, str]],
+    *,
+    conditions: Sequence[tuple[str, str]] = (),
 ) -> CopyObjectResult:
-    """Copy a large object part by part with UploadPartCopy; abort on any failure."""
+    """Copy a large object part by part with UploadPartCopy (every part pinned to the
+    source's ETag and version); abort on any failure.  ``conditions`` go on Complete."""
     transfer = pipeline.options.transfer
     upload_id = await create(pipeline, bucket, key, headers, None)
     try:
@@ -452,12 +560,13 @@ async def copy_in_parts(
                         n,
                         range_=(first, end),
                         source_etag=source.etag,
+                        source_version_id=source.version_id,
                     )
 
                 await submit(index + 1, send)
 
         parts = await _run_parts(schedule, in_flight=transfer.max_concurrency)
-        result = await complete(pipeline, bucket, key, upload_id, parts)
+        result = await complete(pipeline, bucket, key, upload_id, parts, extra=conditions)
     except BaseException:
         await _abort_quietly(pipeline, bucket, key, upload_id)
         raise

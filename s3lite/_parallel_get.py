@@ -30,7 +30,7 @@ from ._download import GetObjectCall, ObjectStream
 from ._exceptions import InvalidRequestError
 from ._pipeline import Pipeline
 from ._progress import Progress, ProgressCallback
-from ._ranged import FirstPart, Span, open_first, open_part, plan_parts
+from ._ranged import FirstPart, Same, Span, open_first, open_part, plan_parts
 from ._tasks import first_error
 
 __all__ = ["ParallelGetCall"]
@@ -138,8 +138,10 @@ class ParallelGetCall(GetObjectCall):
         part_size: int,
         max_concurrency: int,
         progress: ProgressCallback | None,
+        same: Same = ((), ()),
     ) -> None:
         super().__init__(self._open_outside_a_block)
+        self._same = same
         self._pipeline = pipeline
         self._bucket = bucket
         self._key = key
@@ -164,7 +166,9 @@ class ParallelGetCall(GetObjectCall):
         return self._stream
 
     async def _open(self, group: TaskGroup) -> ObjectStream:
-        first = await open_first(self._pipeline, self._bucket, self._key, self._part_size)
+        first = await open_first(
+            self._pipeline, self._bucket, self._key, self._part_size, self._same
+        )
         spans = [(0, first.total - 1)] if first.whole else plan_parts(first.total, self._part_size)
         body = _OrderedParts(
             self._pipeline,

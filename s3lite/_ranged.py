@@ -18,6 +18,7 @@ Rules of this module:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass
 
 import anyio
@@ -53,6 +54,8 @@ MIN_DOWNLOAD_PART = 1024 * 1024
 
 Span = tuple[int, int]
 """Inclusive byte positions ``(first, last)``."""
+Same = tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]
+"""The query (a version) and headers (SSE-C) every request of one download repeats."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,8 @@ class FirstPart:
     whole: bool
     """The first answer holds the whole object (no other part is needed)."""
     check: StoredCheck
+    same: Same = ((), ())
+    """The version and SSE-C headers every later part repeats."""
 
 
 def check_transfer_arguments(part_size: int, max_concurrency: int) -> None:
@@ -109,28 +114,36 @@ def _stored_check(response: Response | None, etag: str, *, etag_md5: bool) -> St
     return StoredCheck(label, algorithm, expected)
 
 
-async def open_first(pipeline: Pipeline, bucket: str, key: str, part_size: int) -> FirstPart:
-    """Open the first ``part_size`` bytes of the object, and learn its stored checksum."""
+async def open_first(
+    pipeline: Pipeline, bucket: str, key: str, part_size: int, same: Same = ((), ())
+) -> FirstPart:
+    """Open the first ``part_size`` bytes of the object (``same``: the version and SSE-C
+    headers every request repeats), and learn its stored checksum."""
     heads: list[Response] = []
+    query, headers = same
 
     async def head() -> None:
         # A failed HEAD only costs the checksum: the GET says whether the object exists.
+        request = _requests.head_with_checksum(bucket, key, query=query, headers=headers)
         with contextlib.suppress(S3Error):
-            heads.append(await pipeline.send(_requests.head_with_checksum(bucket, key)))
+            heads.append(await pipeline.send(request))
 
     try:
         async with anyio.create_task_group() as group:
             group.start_soon(head)
             try:
-                stream = await open_object(pipeline, _requests.first_part(bucket, key, part_size))
+                request = _requests.first_part(bucket, key, part_size, same)
+                stream = await open_object(pipeline, request)
             except InvalidRange:  # an empty object has no first byte
-                stream = await open_object(pipeline, _requests.get_object(bucket, key, None))
+                request = _requests.get_object(bucket, key, None, headers=headers)
+                request = dataclasses.replace(request, query=query)
+                stream = await open_object(pipeline, request)
     except BaseExceptionGroup as errors:
         raise first_error(errors) from None
     etag = stream.etag
     if stream.content_range is None:  # the whole object, verified as any whole GET
         check = StoredCheck(stream.verified_by)
-        return FirstPart(stream, stream.size, etag, True, check)
+        return FirstPart(stream, stream.size, etag, True, check, same)
     expected = (0, min(part_size, stream.total_size) - 1)
     if stream.content_range != expected:
         await stream.aclose()
@@ -141,14 +154,14 @@ async def open_first(pipeline: Pipeline, bucket: str, key: str, part_size: int) 
     etag_md5 = pipeline.options.checksum is not None
     check = _stored_check(heads[0] if heads else None, etag, etag_md5=etag_md5)
     whole = stream.total_size <= part_size
-    return FirstPart(stream, stream.total_size, etag, whole, check)
+    return FirstPart(stream, stream.total_size, etag, whole, check, same)
 
 
 async def open_part(
     pipeline: Pipeline, bucket: str, key: str, first: FirstPart, span: Span
 ) -> ObjectStream:
     """Open one later part, pinned to the first part's ETag."""
-    request = _requests.resume_object(bucket, key, span[0], span[1], first.etag)
+    request = _requests.resume_object(bucket, key, span[0], span[1], first.etag, first.same)
     try:
         stream = await open_object(pipeline, request)
     except PreconditionFailed as error:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,19 +49,24 @@ __all__ = [
     "get_object",
     "head_with_checksum",
     "list_multipart_uploads",
+    "list_object_versions_page",
     "list_objects_page",
     "list_parts_page",
     "object_headers",
     "object_info",
     "object_request",
+    "object_tagging",
     "parse_http_date",
     "put_bucket_lifecycle",
+    "put_bucket_versioning",
     "put_result",
     "range_header",
     "resume_object",
+    "same_object",
     "service_request",
     "upload_part",
     "upload_part_copy",
+    "version_query",
 ]
 
 Pairs = tuple[tuple[str, str], ...]
@@ -68,6 +74,7 @@ Range = tuple[int, int | None]
 OK = frozenset({200, 204, 206})
 _META_PREFIX = "x-amz-meta-"
 _CHECKSUM_PREFIX = "x-amz-checksum-"
+_SSE_C_PREFIX = "x-amz-server-side-encryption-customer-"
 _TOKEN_SEPARATORS = ' \t\r\n:()<>@,;\\"/[]?={}'
 
 
@@ -189,11 +196,15 @@ def content_md5(data: bytes) -> str:
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
 
 
-def copy_source(bucket: str, key: str) -> str:
-    """The ``x-amz-copy-source`` value for an object (bucket and key validated)."""
+def copy_source(bucket: str, key: str, version_id: str | None = None) -> str:
+    """The ``x-amz-copy-source`` value for an object, or one version of it (bucket and key
+    validated)."""
     validate_bucket_name(bucket)
     validate_key(key)
-    return f"/{bucket}/{uri_encode_path(key)}"
+    source = f"/{bucket}/{uri_encode_path(key)}"
+    for _, version in version_query(version_id):
+        source += f"?versionId={urllib.parse.quote(version, safe='')}"
+    return source
 
 
 def _xml_payload(body: bytes) -> Payload:
@@ -203,34 +214,80 @@ def _xml_payload(body: bytes) -> Payload:
 # --- objects ---------------------------------------------------------------------
 
 
-def get_object(bucket: str, key: str, range_: Range | None) -> S3Request:
-    """GetObject, streamed; a whole-object GET asks for the stored checksum."""
+def version_query(version_id: str | None) -> list[tuple[str, str]]:
+    """``versionId=...`` for a request about one version (none: the latest)."""
+    if version_id is None:
+        return []
+    if not isinstance(version_id, str) or not version_id:
+        raise InvalidRequestError("version_id must be a non-empty str")
+    return [("versionId", version_id)]
+
+
+def get_object(
+    bucket: str,
+    key: str,
+    range_: Range | None,
+    *,
+    version_id: str | None = None,
+    headers: Sequence[tuple[str, str]] = (),
+) -> S3Request:
+    """GetObject, streamed; a whole-object GET asks for the stored checksum.  ``headers``:
+    conditions and SSE-C."""
     spec = range_header(range_)
-    headers = [("range", spec)] if spec else [("x-amz-checksum-mode", "ENABLED")]
-    return object_request("GET", bucket, key, headers=headers, stream=True)
+    sent = [("range", spec)] if spec else [("x-amz-checksum-mode", "ENABLED")]
+    query = version_query(version_id)
+    return object_request("GET", bucket, key, query=query, headers=[*sent, *headers], stream=True)
 
 
-def resume_object(bucket: str, key: str, offset: int, last: int, etag: str) -> S3Request:
+def same_object(request: S3Request) -> tuple[Pairs, Pairs]:
+    """What a later ranged GET of the object ``request`` read must repeat: its version
+    (query) and its SSE-C key (headers)."""
+    headers = tuple(h for h in request.headers if h[0].startswith(_SSE_C_PREFIX))
+    query = tuple(q for q in request.query if q[0] == "versionId")
+    return query, headers
+
+
+def resume_object(
+    bucket: str,
+    key: str,
+    offset: int,
+    last: int,
+    etag: str,
+    same: tuple[Pairs, Pairs] = ((), ()),
+) -> S3Request:
     """The ranged GET of bytes ``offset..last`` (a resumed body, or one part of a parallel
-    download), pinned to the object's ETag (unpinned only when the server gave none)."""
-    headers = [("range", f"bytes={offset}-{last}")]
+    download), pinned to the object's ETag (unpinned only when the server gave none);
+    ``same``: the version and SSE-C headers of the first GET (``same_object``)."""
+    headers = [("range", f"bytes={offset}-{last}"), *same[1]]
     if etag:
         headers.append(("if-match", _xml.quote_etag(etag)))
-    return object_request("GET", bucket, key, headers=headers, stream=True)
+    return object_request("GET", bucket, key, query=same[0], headers=headers, stream=True)
 
 
-def first_part(bucket: str, key: str, part_size: int) -> S3Request:
-    """The ranged GET of the first ``part_size`` bytes that opens a parallel download."""
-    headers = [("range", f"bytes=0-{part_size - 1}"), ("x-amz-checksum-mode", "ENABLED")]
-    return object_request("GET", bucket, key, headers=headers, stream=True)
+def first_part(
+    bucket: str, key: str, part_size: int, same: tuple[Pairs, Pairs] = ((), ())
+) -> S3Request:
+    """The ranged GET of the first ``part_size`` bytes that opens a parallel download
+    (``same``: a version and SSE-C headers, as ``same_object`` gives them)."""
+    headers = [
+        ("range", f"bytes=0-{part_size - 1}"),
+        ("x-amz-checksum-mode", "ENABLED"),
+        *same[1],
+    ]
+    return object_request("GET", bucket, key, query=same[0], headers=headers, stream=True)
 
 
-def head_with_checksum(bucket: str, key: str, etag: str | None = None) -> S3Request:
-    """HeadObject asking for the stored checksum (optionally pinned to ``etag``)."""
-    headers = [("x-amz-checksum-mode", "ENABLED")]
-    if etag:
-        headers.append(("if-match", _xml.quote_etag(etag)))
-    return object_request("HEAD", bucket, key, headers=headers)
+def head_with_checksum(
+    bucket: str,
+    key: str,
+    *,
+    query: Sequence[tuple[str, str]] = (),
+    headers: Sequence[tuple[str, str]] = (),
+) -> S3Request:
+    """HeadObject asking for the stored checksum (``query``: a version; ``headers``:
+    conditions and SSE-C)."""
+    sent = [("x-amz-checksum-mode", "ENABLED"), *headers]
+    return object_request("HEAD", bucket, key, query=query, headers=sent)
 
 
 def copy_object(
@@ -242,10 +299,12 @@ def copy_object(
     source_etag: str,
     replace: bool,
     headers: Sequence[tuple[str, str]],
+    source_version_id: str | None = None,
 ) -> S3Request:
-    """CopyObject, pinned to the source's ETag; metadata copied or replaced."""
+    """CopyObject, pinned to the source's ETag; metadata copied or replaced; ``headers``
+    may carry a tagging directive, the new object's description and SSE headers."""
     sent = [
-        ("x-amz-copy-source", copy_source(src_bucket, src_key)),
+        ("x-amz-copy-source", copy_source(src_bucket, src_key, source_version_id)),
         ("x-amz-copy-source-if-match", _xml.quote_etag(source_etag)),
         ("x-amz-metadata-directive", "REPLACE" if replace else "COPY"),
         *headers,
@@ -253,7 +312,57 @@ def copy_object(
     return object_request("PUT", bucket, key, headers=sent)
 
 
-def delete_objects(bucket: str, keys: Sequence[str]) -> S3Request:
+def put_bucket_versioning(bucket: str, enabled: bool) -> S3Request:
+    """PutBucketVersioning: Enabled or Suspended."""
+    body = _xml.build_versioning_configuration(enabled)
+    headers = [("content-md5", content_md5(body)), ("content-type", "application/xml")]
+    return bucket_request(
+        "PUT", bucket, query=[("versioning", "")], headers=headers, payload=_xml_payload(body)
+    )
+
+
+def list_object_versions_page(
+    bucket: str,
+    *,
+    prefix: str,
+    delimiter: str | None,
+    marker: tuple[str | None, str | None] | None,
+    page_size: int,
+) -> S3Request:
+    """One page of ListObjectVersions (``marker``: the previous page's next key and
+    version id)."""
+    query = [("versions", ""), ("max-keys", str(page_size))]
+    if prefix:
+        query.append(("prefix", prefix))
+    if delimiter:
+        query.append(("delimiter", delimiter))
+    key_marker, version_marker = marker or (None, None)
+    if key_marker:
+        query.append(("key-marker", key_marker))
+    if version_marker:
+        query.append(("version-id-marker", version_marker))
+    return bucket_request("GET", bucket, query=query)
+
+
+def object_tagging(
+    method: str,
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    tags: Mapping[str, str] | None = None,
+) -> S3Request:
+    """Put (with ``tags``), Get or Delete an object's tags."""
+    query = [("tagging", ""), *version_query(version_id)]
+    if tags is None:
+        return object_request(method, bucket, key, query=query)
+    body = _xml.build_tagging(tags)
+    headers = [("content-md5", content_md5(body)), ("content-type", "application/xml")]
+    return object_request(
+        method, bucket, key, query=query, headers=headers, payload=_xml_payload(body)
+    )
+
+
+def delete_objects(bucket: str, keys: Sequence[str | tuple[str, str]]) -> S3Request:
     """DeleteObjects for one batch of keys (at most 1000)."""
     body = _xml.build_delete_objects(keys, quiet=False)
     headers = [("content-md5", content_md5(body)), ("content-type", "application/xml")]
@@ -324,12 +433,17 @@ def create_multipart_upload(
 
 
 def upload_part(
-    bucket: str, key: str, upload_id: str, part_number: int, payload: Payload
+    bucket: str,
+    key: str,
+    upload_id: str,
+    part_number: int,
+    payload: Payload,
+    headers: Sequence[tuple[str, str]] = (),
 ) -> S3Request:
-    """UploadPart with a framed payload."""
+    """UploadPart with a framed payload (``headers``: SSE-C, repeated on every part)."""
     check_part_number(part_number)
     query = [("partNumber", str(part_number)), ("uploadId", upload_id)]
-    return object_request("PUT", bucket, key, query=query, payload=payload)
+    return object_request("PUT", bucket, key, query=query, headers=headers, payload=payload)
 
 
 def upload_part_copy(
@@ -342,10 +456,11 @@ def upload_part_copy(
     *,
     range_: Range | None,
     source_etag: str | None,
+    source_version_id: str | None = None,
 ) -> S3Request:
-    """UploadPartCopy of (a byte range of) an existing object."""
+    """UploadPartCopy of (a byte range of) an existing object (or of one version)."""
     check_part_number(part_number)
-    headers = [("x-amz-copy-source", copy_source(src_bucket, src_key))]
+    headers = [("x-amz-copy-source", copy_source(src_bucket, src_key, source_version_id))]
     if range_ is not None:
         spec = range_header(range_)
         if range_[1] is None:
@@ -364,10 +479,12 @@ def complete_multipart_upload(
     parts: Sequence[CompletedPart],
     *,
     full_object_crc32: str | None,
+    extra: Sequence[tuple[str, str]] = (),
 ) -> S3Request:
-    """CompleteMultipartUpload; ``full_object_crc32`` states the whole object's CRC32."""
+    """CompleteMultipartUpload; ``full_object_crc32`` states the whole object's CRC32;
+    ``extra``: conditions (``If-None-Match`` ...) and SSE-C."""
     body = _xml.build_complete_multipart_upload(parts)
-    headers = [("content-type", "application/xml")]
+    headers = [("content-type", "application/xml"), *extra]
     if full_object_crc32 is not None:
         headers += [
             ("x-amz-checksum-crc32", full_object_crc32),
@@ -443,7 +560,19 @@ def object_info(key: str, headers: Headers) -> ObjectInfo:
         metadata=metadata,
         version_id=headers.get("x-amz-version-id"),
         checksums=checksums,
+        storage_class=headers.get("x-amz-storage-class"),
+        cache_control=headers.get("cache-control"),
+        content_disposition=headers.get("content-disposition"),
+        content_encoding=headers.get("content-encoding"),
+        content_language=headers.get("content-language"),
+        expires=headers.get("expires"),
+        server_side_encryption=headers.get("x-amz-server-side-encryption"),
+        tag_count=_int_or_none(headers.get("x-amz-tagging-count")),
     )
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None
 
 
 def content_range(headers: Headers, body_size: int) -> tuple[int, tuple[int, int] | None]:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -40,10 +40,12 @@ from ._models import (
     CompletedPart,
     CopyObjectResult,
     DeleteError,
+    DeleteMarker,
     DeleteObjectsResult,
     LifecycleRule,
     MultipartUpload,
     ObjectSummary,
+    ObjectVersion,
     PartInfo,
 )
 
@@ -54,10 +56,13 @@ __all__ = [
     "ListObjectsPage",
     "ListPartsPage",
     "ListUploadsPage",
+    "ListVersionsPage",
     "build_complete_multipart_upload",
     "build_create_bucket_configuration",
     "build_delete_objects",
     "build_lifecycle_configuration",
+    "build_tagging",
+    "build_versioning_configuration",
     "is_error_document",
     "local_name",
     "parse_complete_multipart_upload",
@@ -69,9 +74,12 @@ __all__ = [
     "parse_lifecycle_configuration",
     "parse_list_buckets",
     "parse_list_multipart_uploads",
+    "parse_list_object_versions",
     "parse_list_objects_v2",
     "parse_list_parts",
+    "parse_tagging",
     "parse_untrusted",
+    "parse_versioning",
     "quote_etag",
     "unquote_etag",
 ]
@@ -111,6 +119,17 @@ class ListObjectsPage:
     is_truncated: bool
     next_continuation_token: str | None
     key_count: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListVersionsPage:
+    """One page of ListObjectVersions: versions and delete markers in key order."""
+
+    entries: tuple[ObjectVersion | DeleteMarker, ...]
+    prefixes: tuple[CommonPrefix, ...]
+    is_truncated: bool
+    next_key_marker: str | None
+    next_version_id_marker: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +390,82 @@ def parse_list_objects_v2(body: bytes) -> ListObjectsPage:
     )
 
 
+def parse_list_object_versions(body: bytes) -> ListVersionsPage:
+    """A ``<ListVersionsResult>`` page, entries in document order (key, then newest first)."""
+    root = _result(body, "ListVersionsResult")
+    decode = _decoder(root)
+    entries: list[ObjectVersion | DeleteMarker] = []
+    for item in root:
+        kind = _local(item.tag)
+        if kind == "Version":
+            entries.append(
+                ObjectVersion(
+                    key=decode(_required(item, "Key")),
+                    version_id=_text(item, "VersionId") or "null",
+                    is_latest=_bool(item, "IsLatest"),
+                    size=_required_int(item, "Size"),
+                    etag=unquote_etag((_text(item, "ETag") or "").strip()),
+                    last_modified=_timestamp(item, "LastModified"),
+                    storage_class=_nonempty(item, "StorageClass"),
+                )
+            )
+        elif kind == "DeleteMarker":
+            entries.append(
+                DeleteMarker(
+                    key=decode(_required(item, "Key")),
+                    version_id=_text(item, "VersionId") or "null",
+                    is_latest=_bool(item, "IsLatest"),
+                    last_modified=_timestamp(item, "LastModified"),
+                )
+            )
+    prefixes = tuple(
+        CommonPrefix(decode(node.text or ""))
+        for group in _children(root, "CommonPrefixes")
+        for node in _children(group, "Prefix")
+    )
+    return ListVersionsPage(
+        entries=tuple(entries),
+        prefixes=prefixes,
+        is_truncated=_bool(root, "IsTruncated"),
+        next_key_marker=_nonempty(root, "NextKeyMarker"),
+        next_version_id_marker=_nonempty(root, "NextVersionIdMarker"),
+    )
+
+
+def build_versioning_configuration(enabled: bool) -> bytes:
+    """The ``<VersioningConfiguration>`` body: versioning Enabled or Suspended."""
+    status = "Enabled" if enabled else "Suspended"
+    return _document("VersioningConfiguration", f"<Status>{status}</Status>")
+
+
+def parse_versioning(body: bytes) -> str | None:
+    """The bucket's versioning status: ``"Enabled"``, ``"Suspended"`` or None (never set)."""
+    return _nonempty(_result(body, "VersioningConfiguration"), "Status")
+
+
+def build_tagging(tags: Mapping[str, str]) -> bytes:
+    """The ``<Tagging>`` body for an object's tags."""
+    if not isinstance(tags, Mapping):
+        raise InvalidRequestError("tags must be a mapping of str to str")
+    items: list[str] = []
+    for name, value in tags.items():
+        if not isinstance(name, str) or not isinstance(value, str) or not name:
+            raise InvalidRequestError("tag keys and values must be str (keys non-empty)")
+        key_xml, value_xml = _escape(name, "a tag key"), _escape(value, "a tag value")
+        items.append(f"<Tag><Key>{key_xml}</Key><Value>{value_xml}</Value></Tag>")
+    return _document("Tagging", f"<TagSet>{''.join(items)}</TagSet>")
+
+
+def parse_tagging(body: bytes) -> dict[str, str]:
+    """An object's tags from a ``<Tagging>`` answer."""
+    root = _result(body, "Tagging")
+    tags: dict[str, str] = {}
+    for tag_set in _children(root, "TagSet"):
+        for tag in _children(tag_set, "Tag"):
+            tags[_required(tag, "Key")] = _text(tag, "Value") or ""
+    return tags
+
+
 def parse_list_multipart_uploads(body: bytes) -> ListUploadsPage:
     """A ``<ListMultipartUploadsResult>`` page; keys are URL-decoded if it says so."""
     root = _result(body, "ListMultipartUploadsResult")
@@ -534,8 +629,11 @@ def _document(root: str, inner: str) -> bytes:
     return f'{_DECLARATION}<{root} xmlns="{S3_NAMESPACE}">{inner}</{root}>'.encode()
 
 
-def build_delete_objects(keys: Sequence[str], *, quiet: bool = True) -> bytes:
-    """The ``<Delete>`` body of DeleteObjects for 1 to 1000 keys."""
+def build_delete_objects(
+    keys: Sequence[str | tuple[str, str]], *, quiet: bool = True
+) -> bytes:
+    """The ``<Delete>`` body of DeleteObjects for 1 to 1000 keys (a ``(key, version_id)``
+    pair deletes that version)."""
     if isinstance(keys, str | bytes):
         raise InvalidRequestError("delete_objects takes a sequence of keys, not a single string")
     if not keys:
@@ -545,10 +643,17 @@ def build_delete_objects(keys: Sequence[str], *, quiet: bool = True) -> bytes:
             f"delete_objects takes at most {MAX_DELETE_KEYS} keys per request, got {len(keys)}"
         )
     items: list[str] = ["<Quiet>true</Quiet>" if quiet else "<Quiet>false</Quiet>"]
-    for position, key in enumerate(keys):
+    for position, entry in enumerate(keys):
+        key, version = entry if isinstance(entry, tuple) else (entry, None)
         if not isinstance(key, str) or not key:
             raise InvalidRequestError(f"key at position {position} is not a non-empty string")
-        items.append(f"<Object><Key>{_escape(key, f'key at position {position}')}</Key></Object>")
+        inner = f"<Key>{_escape(key, f'key at position {position}')}</Key>"
+        if version is not None:
+            if not isinstance(version, str) or not version:
+                raise InvalidRequestError(f"version id at position {position} is not a str")
+            escaped = _escape(version, f"version id at position {position}")
+            inner += f"<VersionId>{escaped}</VersionId>"
+        items.append(f"<Object>{inner}</Object>")
     return _document("Delete", "".join(items))
 
 

@@ -20,6 +20,8 @@ the quirk's name, or checks the behaviour s3lite promises on such a server inste
 - ``recreate-own-bucket-ok``: creating a bucket you already own answers 200 (as AWS us-east-1)
 - ``ignores-session-token``: an unknown ``x-amz-security-token`` is not refused
 - ``no-full-object-checksum``: multipart uploads cannot state a FULL_OBJECT CRC32
+- ``one-storage-class``: only ``STANDARD`` exists (other storage classes are refused)
+- ``no-sse-s3``: ``x-amz-server-side-encryption: AES256`` is refused (no keys configured)
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ import pytest
 from s3lite import (
     ClientOptions,
     ConnectionSettings,
+    DeleteMarker,
+    ObjectVersion,
     S3Client,
     S3Error,
     parse_connection_string,
@@ -93,6 +97,8 @@ RGW_QUIRKS = frozenset(
         "no-full-object-checksum",
         "recreate-own-bucket-ok",
         "ignores-session-token",
+        "one-storage-class",
+        "no-sse-s3",
     }
 )
 
@@ -182,6 +188,14 @@ async def empty_and_delete_bucket(client: S3Client, bucket: str) -> None:
         keys = [entry.key async for entry in client.list_objects(bucket)]
         if keys:
             await client.delete_objects(bucket, keys)
+        if await client.get_bucket_versioning(bucket) is not None:  # old versions, markers
+            versions: list[str | tuple[str, str]] = [
+                (entry.key, entry.version_id)
+                async for entry in client.list_object_versions(bucket)
+                if isinstance(entry, ObjectVersion | DeleteMarker)
+            ]
+            if versions:
+                await client.delete_objects(bucket, versions)
         await client.delete_bucket(bucket)
     except S3Error:
         pass  # best effort: a leftover scratch bucket must not fail the test

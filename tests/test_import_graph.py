@@ -47,6 +47,7 @@ LAYERS: list[set[str]] = [
         "s3lite._version",
         "s3lite._progress",
         "s3lite._aws_config",
+        "s3lite._object_options",
         "s3lite._tasks",
     },
     {"s3lite._exceptions"},

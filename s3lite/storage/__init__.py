@@ -10,6 +10,7 @@ Everything public is re-exported here; the modules behind it are private.
 """
 
 from ._errors import (
+    ContentConflict,
     ContentMissing,
     EmptyFileName,
     FileBusy,
@@ -49,6 +50,7 @@ __all__ = [
     "S3",
     "STORAGE_CODES",
     "USE_BASE_ENTITY_FILE_DELETE_LISTENER",
+    "ContentConflict",
     "ContentMissing",
     "EmptyFileName",
     "FileBusy",

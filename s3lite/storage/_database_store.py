@@ -23,7 +23,7 @@ import anyio
 from s3lite._body import Buffer
 from s3lite._exceptions import StorageError
 
-from ._errors import ContentMissing
+from ._errors import ContentConflict, ContentMissing
 from ._metadata import now
 from ._models import DATABASE, StorageCode
 from ._sqlite import Database, transaction
@@ -153,7 +153,11 @@ class DatabaseStore:
                 raise ContentMissing(file_id, f"{_WHERE} (removed while it was read)")
             yield data
 
-    async def write(self, file_id: UUID, content: Content) -> None:
+    async def write(self, file_id: UUID, content: Content, *, create_only: bool = False) -> None:
+        # The file's lock is held by whoever writes with create_only (the migration), and
+        # no other writer uses this id, so a check before the write cannot be raced.
+        if create_only and await self.exists(file_id):
+            raise ContentConflict(file_id, _WHERE)
         writer = await self.begin_write(file_id)
         try:
             async with aclosing(content.chunks(self.chunk_size)) as chunks:

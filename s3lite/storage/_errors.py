@@ -121,3 +121,16 @@ class ContentMissing(_Rebuilt):
         self.file_id = file_id
         self._init_args = (file_id, where)
         super().__init__(f"content of file {file_id} is missing from {where}")
+
+
+class ContentConflict(_Rebuilt):
+    """A store already holds other content under the key a move or a migration writes:
+    it is left as it is (never overwritten), and the operation stops."""
+
+    def __init__(self, file_id: UUID | str, where: str) -> None:
+        self.file_id = file_id
+        self._init_args = (file_id, where)
+        super().__init__(
+            f"{where} already holds different content for file {file_id}; it was not "
+            "overwritten (run repair, or remove it if it is a stale copy)"
+        )

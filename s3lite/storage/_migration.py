@@ -6,8 +6,9 @@ Rules of this module:
   switch the file's ``storage`` in one conditional transaction (which also records
   the source as holding a leftover copy), then delete the source copy and clear
   that record.  Until the switch, reads use the source; after it, the target.
-- Resumable and idempotent: writing to the target replaces any earlier partial
-  copy; leftovers of a run interrupted after the switch are deleted at the start of
+- Resumable and idempotent: the target is written create-only (never over other
+  content); an earlier partial copy, unreferenced by the metadata, is removed first;
+  leftovers of a run interrupted after the switch are deleted at the start of
   the next run (or by ``repair``).  Nothing is copied twice or lost.
 - A file that fails is logged, counted with its error, and stays in the source.
 - Only active files migrate.  Recycled files stay in their store's recycle area,
@@ -26,7 +27,7 @@ import anyio
 
 from s3lite._exceptions import IntegrityError, S3Error
 
-from ._errors import InvalidStorageRequest
+from ._errors import ContentConflict, InvalidStorageRequest
 from ._locks import FileLocks
 from ._metadata import Metadata
 from ._models import MigrationFailure, MigrationReport, StorageCode
@@ -129,8 +130,16 @@ async def _migrate_file(
     expected = (info.size, info.sha256)
     try:
         copied = Digest()
-        async with aclosing(source.read(file_id)) as chunks:
-            await target.write(file_id, Content(chunks, copied))
+        try:
+            async with aclosing(source.read(file_id)) as chunks:
+                await target.write(file_id, Content(chunks, copied), create_only=True)
+        except ContentConflict:
+            # A copy left by an interrupted run: the metadata says it is not the file's
+            # content, so it is removed, and the copy written anew (never over it).
+            await _drop_copy(meta, target, file_id)
+            copied = Digest()
+            async with aclosing(source.read(file_id)) as chunks:
+                await target.write(file_id, Content(chunks, copied), create_only=True)
         if (copied.size, copied.sha256) != expected:
             raise IntegrityError(
                 f"the {source.code} content of file {file_id} does not match its metadata "

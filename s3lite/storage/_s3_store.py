@@ -5,6 +5,12 @@ Rules of this module:
   from ``ObjectBucketName`` (restore is the mirror).  Copy first: a crash between
   the two steps leaves the content in both buckets, never in neither, and a rerun
   finishes the move (content already moved counts as done).
+- Writes that must never overwrite (copies into the recycle bucket and back, and
+  migration targets) are conditional (``if_none_match="*"``), and a copy checks its
+  target with a HEAD first (some servers ignore a copy's condition; where one
+  refuses it, the copy goes without).  An
+  object already at the target is taken as done when its ETag is the source's,
+  and is a ``ContentConflict`` (left alone) when it is not.
 - The buckets are created on first write (``create_bucket(exist_ok=True)``).
 - New content goes to ``put_object`` once: a replayable body (bytes, a path, a
   seekable file) as itself, so the client sends ranged parts concurrently; a
@@ -24,11 +30,18 @@ import anyio
 
 from s3lite._body import Buffer
 from s3lite._client import S3Client
-from s3lite._exceptions import NoSuchBucket, NoSuchKey, NoSuchUpload
+from s3lite._exceptions import (
+    NoSuchBucket,
+    NoSuchKey,
+    NoSuchUpload,
+    PreconditionFailed,
+    ServiceError,
+)
 from s3lite._models import CompletedPart
+from s3lite._object_options import WriteArguments
 from s3lite._options import MIN_PART_SIZE
 
-from ._errors import ContentMissing, StorageNotConfigured
+from ._errors import ContentConflict, ContentMissing, StorageNotConfigured
 from ._models import S3, StorageCode
 from ._stores import CHUNK_SIZE, Content, Rechunker
 
@@ -54,6 +67,8 @@ class S3Store:
         self.part_size = part_size
         self._buckets_ready = False
         self._buckets_lock = anyio.Lock()
+        self._conditional_copies = True
+        """False once the server refused ``If-None-Match`` on a copy."""
 
     def __repr__(self) -> str:
         return (
@@ -79,15 +94,22 @@ class S3Store:
             async for chunk in stream:
                 yield chunk
 
-    async def write(self, file_id: UUID, content: Content) -> None:
+    async def write(self, file_id: UUID, content: Content, *, create_only: bool = False) -> None:
         await self.ensure_buckets()
+        try:
+            await self._write(str(file_id), content, create_only)
+        except PreconditionFailed:
+            raise ContentConflict(file_id, f"S3 bucket {self.object_bucket!r}") from None
+
+    async def _write(self, key: str, content: Content, create_only: bool) -> None:
+        condition: WriteArguments = {"if_none_match": "*"} if create_only else {}
         body = await content.replayable()
         if body is not None:
-            await self.client.put_object(self.object_bucket, str(file_id), body)
+            await self.client.put_object(self.object_bucket, key, body, **condition)
             await content.check_unchanged()
             return
         async with aclosing(content.chunks(CHUNK_SIZE)) as chunks:
-            await self.client.put_object(self.object_bucket, str(file_id), chunks)
+            await self.client.put_object(self.object_bucket, key, chunks, **condition)
 
     async def begin_write(self, file_id: UUID) -> _PartWriter:
         await self.ensure_buckets()
@@ -143,15 +165,47 @@ class S3Store:
         await self._remove(self.object_bucket, key)
 
     async def _move(self, source: str, target: str, file_id: UUID) -> None:
-        """Copy ``source`` -> ``target``, then delete from ``source`` (idempotent)."""
+        """Copy ``source`` -> ``target`` without overwriting, then delete from ``source``
+        (idempotent)."""
         key = str(file_id)
         try:
-            await self.client.copy_object(source, key, target, key)
+            copied = await self._copy_new(source, target, key)
         except (NoSuchKey, NoSuchBucket):
             if await self.client.object_exists(target, key):
                 return  # an earlier run copied and deleted it already
             raise ContentMissing(file_id, f"S3 buckets {source!r} and {target!r}") from None
+        if not copied and not await self._same_object(source, target, key):
+            raise ContentConflict(file_id, f"S3 bucket {target!r}")
         await self._remove(source, key)
+
+    async def _copy_new(self, source: str, target: str, key: str) -> bool:
+        """Copy unless ``target`` already has the key; whether it copied.  The HEAD
+        comes first because some servers (Ceph RGW 16) ignore a copy's condition; the
+        condition then closes the window between the HEAD and the copy where it is
+        honoured."""
+        if await self.client.object_exists(target, key):
+            return False
+        if self._conditional_copies:
+            try:
+                await self.client.copy_object(source, key, target, key, if_none_match="*")
+                return True
+            except PreconditionFailed:
+                return False
+            except ServiceError as error:
+                if error.status not in (400, 501) or error.code in ("NoSuchKey", "NoSuchBucket"):
+                    raise
+                self._conditional_copies = False  # the server refuses the condition
+        await self.client.copy_object(source, key, target, key)
+        return True
+
+    async def _same_object(self, source: str, target: str, key: str) -> bool:
+        """Whether ``target`` holds what ``source`` holds (same size and ETag)."""
+        try:
+            here = await self.client.head_object(source, key)
+        except NoSuchKey:
+            return True  # the source is gone: the earlier run's copy is the content
+        there = await self.client.head_object(target, key)
+        return (here.size, here.etag) == (there.size, there.etag)
 
     async def _remove(self, bucket: str, key: str) -> None:
         """Delete one object (missing is fine): the second step of every move."""

@@ -72,9 +72,10 @@ class ContentStore(Protocol):
         """The content in chunks; raises ``ContentMissing`` when it is not in *objects*."""
         ...
 
-    async def write(self, file_id: UUID, content: Content) -> None:
+    async def write(self, file_id: UUID, content: Content, *, create_only: bool = False) -> None:
         """Store the content (replacing any earlier, unreferenced copy); its size and
-        SHA-256 end up in ``content.digest``."""
+        SHA-256 end up in ``content.digest``.  With ``create_only``, content already held
+        under ``file_id`` is never replaced: ``ContentConflict``."""
         ...
 
     async def begin_write(self, file_id: UUID) -> PartWriter:

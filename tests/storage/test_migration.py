@@ -120,12 +120,12 @@ async def test_a_failure_half_way_leaves_files_in_place_and_a_rerun_finishes(
     target_class = STORE_CLASSES[target]
     real_write = target_class.write
 
-    async def flaky_write(self, file_id, content):  # type: ignore[no-untyped-def]
+    async def flaky_write(self, file_id, content, **options):  # type: ignore[no-untyped-def]
         if file_id in doomed:
             async with aclosing(content.chunks()) as chunks:
                 async for _ in chunks:  # fail half-way through the content
                     raise TransportError("connection reset while writing")
-        await real_write(self, file_id, content)
+        await real_write(self, file_id, content, **options)
 
     monkeypatch.setattr(target_class, "write", flaky_write)
     report = await fs_both.migrate(source, target, batch_size=3)
@@ -203,3 +203,17 @@ async def test_recycled_files_stay_in_their_store_and_restore_there(
 async def test_migrating_to_the_same_store_is_refused(fs_both: FileStorage) -> None:
     with pytest.raises(ValueError, match="both S3"):
         await fs_both.migrate("S3", "s3")
+
+
+async def test_a_stale_copy_in_the_target_is_replaced_only_because_nothing_references_it(
+    fs_both: FileStorage, bucket_names: Buckets, s3: S3Client
+) -> None:
+    info = await fs_both.upload("ActivityFile", uuid.uuid4(), "a.txt", b"database bytes")
+    await s3.create_bucket(bucket_names.object_bucket, exist_ok=True)
+    await s3.put_object(bucket_names.object_bucket, str(info.id), b"stale partial copy")
+
+    report = await fs_both.migrate(DATABASE, S3)
+
+    assert report.migrated == 1
+    assert (await fs_both.info(info.id)).storage == S3
+    assert await fs_both.read(info.id) == b"database bytes"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from s3lite import S3Client
-from s3lite.storage import FileDeleted, FileStorage, StorageNotConfigured
+from s3lite import NotImplementedByServer, S3Client
+from s3lite.storage import ContentConflict, FileDeleted, FileStorage, StorageNotConfigured
 from s3lite.storage._s3_store import S3Store
 from tests.conftest import TestServer, empty_and_delete_bucket, unique_bucket_name
 from tests.storage.conftest import Buckets
@@ -132,3 +133,62 @@ async def test_without_a_recycle_bucket_s3_files_cannot_be_deleted(
             assert await fs.read(info.id) == b"stays"
     finally:
         await empty_and_delete_bucket(s3, objects)
+
+
+async def test_recycling_never_overwrites_other_content_in_the_recycle_bucket(
+    fs_both: FileStorage, bucket_names: Buckets, s3: S3Client
+) -> None:
+    await fs_both.set_active_storage("S3")
+    info = await fs_both.upload("ActivityFile", uuid.uuid4(), "a.txt", b"the file")
+    # Something else already sits under the file's key in the recycle bucket.
+    await s3.put_object(bucket_names.recycle_bucket, str(info.id), b"someone else's bytes")
+
+    with pytest.raises(ContentConflict):
+        await fs_both.delete(info.id)
+
+    kept = await s3.get_object(bucket_names.object_bucket, str(info.id))
+    assert await kept.read() == b"the file"  # the content was not moved, nor lost
+    recycled = await s3.get_object(bucket_names.recycle_bucket, str(info.id))
+    assert await recycled.read() == b"someone else's bytes"  # and nothing overwritten
+    assert (await fs_both.info(info.id)).state == "deleting"  # stopped half-way, visibly
+
+    await s3.delete_object(bucket_names.recycle_bucket, str(info.id))  # the stale copy goes
+    await fs_both.delete(info.id)  # and the move finishes
+    assert (await fs_both.info(info.id)).state == "deleted"
+    await fs_both.restore(info.id)
+    assert await fs_both.read(info.id) == b"the file"
+
+
+async def test_a_copy_left_by_an_interrupted_recycle_counts_as_done(
+    fs_both: FileStorage, bucket_names: Buckets, s3: S3Client
+) -> None:
+    await fs_both.set_active_storage("S3")
+    info = await fs_both.upload("ActivityFile", uuid.uuid4(), "a.txt", b"moved once")
+    await s3.copy_object(
+        bucket_names.object_bucket, str(info.id), bucket_names.recycle_bucket, str(info.id)
+    )
+    await fs_both.delete(info.id)  # the same bytes are already there: the move completes
+    assert not await s3.object_exists(bucket_names.object_bucket, str(info.id))
+    await fs_both.restore(info.id)
+    assert await fs_both.read(info.id) == b"moved once"
+
+
+async def test_a_server_that_refuses_conditional_copies_is_checked_with_a_head(
+    fs_both: FileStorage, bucket_names: Buckets, s3: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await fs_both.set_active_storage("S3")
+    info = await fs_both.upload("ActivityFile", uuid.uuid4(), "a.txt", b"plain copy")
+    real_copy = S3Client.copy_object
+    refused: list[str] = []
+
+    async def copy_refusing_conditions(self: S3Client, *args: Any, **kwargs: Any) -> Any:
+        if "if_none_match" in kwargs:
+            refused.append(args[1])
+            raise NotImplementedByServer("NotImplemented", "no conditions", status=501)
+        return await real_copy(self, *args, **kwargs)
+
+    monkeypatch.setattr(S3Client, "copy_object", copy_refusing_conditions)
+    await fs_both.delete(info.id)
+    await fs_both.restore(info.id)
+    assert refused == [str(info.id)]  # asked once, then remembered
+    assert await fs_both.read(info.id) == b"plain copy"
