@@ -13,6 +13,8 @@ Modules, one job each:
 - ``clients/*``   one adapter per client (s3lite and each peer)
 - ``nullserver``  a minimal S3 endpoint that discards uploads and serves bytes
 - ``ceiling``     the null server's own throughput, measured with a raw socket client
+- ``network``     ``python -m benchmarks.network``: single stream vs parallel parts, shaped link
+- ``network_report`` its table, targets, markdown report and chart
 - ``stats``       medians, ratios and verdicts against the issue's targets
 - ``report``      console tables and the markdown report
 - ``chart``       the PNG chart (matplotlib, Agg)

@@ -4,18 +4,22 @@ A client cannot go faster against the null server than this: one connection,
 the best of three rounds of one PUT and one GET of ``size`` bytes, sent and
 received from preallocated
 buffers with no HTTP library and no per-byte Python work.  Run it alone with
-``python -m benchmarks.ceiling http://127.0.0.1:PORT``.
+``python -m benchmarks.ceiling http://127.0.0.1:PORT``.  ``measure_parallel``
+does the same over several connections at once (a thread each; socket calls
+release the GIL), for the network profile's shaped server.
 """
 
 from __future__ import annotations
 
 import argparse
 import socket
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-__all__ = ["Ceiling", "measure"]
+__all__ = ["Ceiling", "measure", "measure_parallel"]
 
 _BUFFER = 1 << 20
 
@@ -78,6 +82,48 @@ def measure(endpoint: str, size: int, bucket: str = "ceiling", tries: int = 3) -
     """The best of ``tries`` rounds of one PUT and one GET (the machine is shared)."""
     rounds = [_round(endpoint, size, bucket) for _ in range(tries)]
     return Ceiling(size, min(r.put_seconds for r in rounds), min(r.get_seconds for r in rounds))
+
+
+def measure_parallel(
+    endpoint: str, size: int, connections: int, bucket: str = "ceiling"
+) -> Ceiling:
+    """``connections`` sockets at once, each one GET then one PUT of ``size // connections``."""
+    url = urlsplit(endpoint)
+    share = size // connections
+    path = f"/{bucket}/size-{share}"
+    socks = [
+        socket.create_connection((url.hostname or "127.0.0.1", url.port or 80))
+        for _ in range(connections)
+    ]
+    try:
+        for sock in socks:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def timed(operation: Callable[[socket.socket, str, str, int], None]) -> float:
+            errors: list[BaseException] = []
+
+            def one(sock: socket.socket) -> None:
+                try:
+                    operation(sock, url.netloc, path, share)
+                except BaseException as exc:
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=one, args=(sock,)) for sock in socks]
+            started = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            if errors:
+                raise errors[0]
+            return time.perf_counter() - started
+
+        get_seconds = timed(_get)
+        put_seconds = timed(_put)
+    finally:
+        for sock in socks:
+            sock.close()
+    return Ceiling(share * connections, put_seconds, get_seconds)
 
 
 def _round(endpoint: str, size: int, bucket: str) -> Ceiling:

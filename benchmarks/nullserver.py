@@ -1,8 +1,13 @@
 """A null S3 server: accepts and discards uploads, serves bytes for downloads.
 
 It shows each client's own ceiling, without the cost of a real server.  Run it
-as ``python -m benchmarks.nullserver [--port 0]``; it prints ``PORT <n>`` on its
-first stdout line, then serves until killed.
+as ``python -m benchmarks.nullserver [--port 0] [--bandwidth-mbps 100 --delay-ms 20]``;
+it prints ``PORT <n>`` on its first stdout line, then serves until killed.
+
+A network profile (``Shape``, off by default) makes it answer as a link would:
+each connection carries at most ``--bandwidth-mbps`` MB/s (10^6 bytes/s) in each
+direction, and every answer waits ``--delay-ms`` (one round trip) after its
+request arrived.
 
 Rules of this module:
 - No per-byte Python work: bodies are discarded with ``recv_into`` into one
@@ -15,6 +20,13 @@ Rules of this module:
   copy), or, for keys never uploaded, from a name like ``size-1073741824``.
 - Routing is a table: ``(method, kind of request) -> handler``.
 - One thread per connection (HTTP/1.1 keep-alive); loopback I/O releases the GIL.
+- Shaping, when asked for, happens per connection and per direction, in slices:
+  bodies move in ``_SLICE`` steps, each followed by a sleep when the connection is
+  ahead of its rate (a token bucket ``_BURST`` seconds deep), so the cost is one
+  clock read per 64 KiB, never per byte.  The delay is one sleep per request:
+  an interim ``100 Continue`` goes ``delay`` after the request head, the answer
+  ``delay`` after the whole request (head and body) was received.  Connection
+  set-up is not delayed.  Without a shape the code paths are those of before.
 """
 
 from __future__ import annotations
@@ -28,16 +40,19 @@ import re
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from urllib.parse import parse_qsl, quote, unquote
 
-__all__ = ["NullS3", "main", "serve"]
+__all__ = ["NullS3", "Shape", "main", "serve"]
 
 _BUFFER = 1 << 20
 _SEND = 1 << 20  # bytes per sendall of a download body
 _MAX_HEAD = 64 * 1024
+_SLICE = 64 * 1024  # bytes per paced step when a bandwidth cap is set
+_BURST = 0.005  # seconds of credit a paced direction may keep (covers sleep overshoot)
 _NS = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"'
 _LAST_MODIFIED_ISO = "2024-01-01T00:00:00.000Z"
 _LAST_MODIFIED_HTTP = "Mon, 01 Jan 2024 00:00:00 GMT"
@@ -68,6 +83,45 @@ def _etag(*parts: object) -> str:
 
 def _xml_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A network profile: per-connection bandwidth (bytes/s, None: no cap) and delay (s)."""
+
+    bandwidth: float | None = None
+    delay: float = 0.0
+
+    @classmethod
+    def from_options(cls, bandwidth_mbps: float | None, delay_ms: float | None) -> Shape:
+        """``--bandwidth-mbps`` (MB/s; None or 0: no cap) and ``--delay-ms`` (None: 0)."""
+        if (bandwidth_mbps is not None and bandwidth_mbps < 0) or (delay_ms or 0) < 0:
+            raise ValueError("bandwidth and delay must not be negative")
+        return cls(bandwidth_mbps * 1e6 if bandwidth_mbps else None, (delay_ms or 0) / 1e3)
+
+
+class _Pacer:
+    """One direction of one connection held to ``rate`` bytes/s (a token bucket).
+
+    ``due`` is when the bytes moved so far may have been moved; idle time earns at most
+    ``_BURST`` seconds of credit, so a connection that waited does not then burst.
+    """
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.due = 0.0
+
+    def __call__(self, size: int) -> None:
+        now = time.monotonic()
+        self.due = max(self.due, now - _BURST) + size / self.rate
+        if self.due > now:
+            time.sleep(self.due - now)
+
+
+def _sleep_until(moment: float) -> None:
+    wait = moment - time.monotonic()
+    if wait > 0:
+        time.sleep(wait)
 
 
 @dataclass
@@ -361,17 +415,32 @@ class NullS3:
 class _Connection:
     """One client connection: buffered head parsing, zero-copy body discarding."""
 
-    def __init__(self, sock: socket.socket, server: NullS3) -> None:
+    def __init__(self, sock: socket.socket, server: NullS3, shape: Shape | None = None) -> None:
         self.sock = sock
         self.server = server
         self.pending = bytearray()
         self.scratch = memoryview(bytearray(_BUFFER))
+        shape = shape or Shape()
+        self.delay = shape.delay
+        self.received = 0.0  # when the last request was fully received (monotonic)
+        rate = shape.bandwidth
+        self.recv_pace = _Pacer(rate) if rate else None
+        self.send_pace = _Pacer(rate) if rate else None
+        self.recv_step = _SLICE if rate else _BUFFER
+        self.send_step = _SLICE if rate else _SEND
 
     def _fill(self) -> None:
         data = self.sock.recv(65536)
         if not data:
             raise _Closed
         self.pending += data
+        if self.recv_pace is not None:
+            self.recv_pace(len(data))
+
+    def _sendall(self, data: bytes | memoryview) -> None:
+        self.sock.sendall(data)
+        if self.send_pace is not None:
+            self.send_pace(len(data))
 
     def read_head(self) -> bytes:
         while (end := self.pending.find(b"\r\n\r\n")) < 0:
@@ -401,11 +470,14 @@ class _Connection:
         del self.pending[:buffered]
         size -= buffered
         scratch, recv_into = self.scratch, self.sock.recv_into
+        pace, step = self.recv_pace, self.recv_step
         while size:
-            got = recv_into(scratch, min(size, _BUFFER))
+            got = recv_into(scratch, min(size, step))
             if not got:
                 raise _Closed
             size -= got
+            if pace is not None:
+                pace(got)
 
     def discard_chunked(self) -> int:
         total = 0
@@ -440,7 +512,9 @@ class _Connection:
             headers,
         )
         if headers.get("expect", "").lower() == "100-continue":
-            self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            if self.delay:
+                time.sleep(self.delay)  # the client waits one round trip for it
+            self._sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         chunked = "chunked" in headers.get("transfer-encoding", "").lower()
         length = int(headers.get("content-length", "0") or 0)
         if NullS3.reads_body(request):
@@ -453,6 +527,7 @@ class _Connection:
         decoded = headers.get("x-amz-decoded-content-length")
         if decoded is not None:
             request.body_size = int(decoded)
+        self.received = time.monotonic()
         return request
 
     def send(self, request: Request, response: Response) -> None:
@@ -468,17 +543,20 @@ class _Connection:
             "",
         ]
         head = "\r\n".join(lines).encode("latin-1")
+        if self.delay:
+            _sleep_until(self.received + self.delay)
         if request.method == "HEAD" or (response.body_size is None and not response.body):
-            self.sock.sendall(head)
+            self._sendall(head)
             return
         if response.body_size is None:
-            self.sock.sendall(head + response.body)
+            self._sendall(head + response.body)
             return
-        self.sock.sendall(head)
-        payload, sendall = self.server.payload, self.sock.sendall
-        remaining = response.body_size
+        self._sendall(head)
+        payload = self.server.payload
+        sendall = self.sock.sendall if self.send_pace is None else self._sendall
+        remaining, size = response.body_size, self.send_step
         while remaining:
-            step = min(remaining, _SEND)
+            step = min(remaining, size)
             sendall(payload[:step])
             remaining -= step
 
@@ -494,24 +572,43 @@ class _Connection:
             self.sock.close()
 
 
-def serve(listener: socket.socket, server: NullS3 | None = None) -> None:
-    """Accept connections forever, one thread each."""
+def serve(
+    listener: socket.socket, server: NullS3 | None = None, shape: Shape | None = None
+) -> None:
+    """Accept connections forever, one thread each, shaped by ``shape`` (default: none)."""
     state = server if server is not None else NullS3()
     while True:
         sock, _ = listener.accept()
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        threading.Thread(target=_Connection(sock, state).serve, daemon=True).start()
+        threading.Thread(target=_Connection(sock, state, shape).serve, daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--bandwidth-mbps",
+        type=float,
+        default=None,
+        help="cap each connection at this many MB/s (10^6 bytes/s) in each direction "
+        "(default: no cap)",
+    )
+    parser.add_argument(
+        "--delay-ms",
+        type=float,
+        default=None,
+        help="answer each request this many ms after it arrived (default: 0)",
+    )
     args = parser.parse_args(argv)
+    try:
+        shape = Shape.from_options(args.bandwidth_mbps, args.delay_ms)
+    except ValueError as exc:
+        parser.error(str(exc))
     listener = socket.create_server((args.host, args.port), backlog=256)
     print(f"PORT {listener.getsockname()[1]}", flush=True)
     try:
-        serve(listener)
+        serve(listener, shape=shape)
     except KeyboardInterrupt:
         pass
     finally:

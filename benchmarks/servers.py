@@ -64,10 +64,21 @@ def remote_server(connection_string: str) -> Iterator[Server]:
 
 
 @contextlib.contextmanager
-def null_server() -> Iterator[Server]:
-    """Run ``benchmarks.nullserver`` in its own process on a free port."""
+def null_server(
+    *, bandwidth_mbps: float | None = None, delay_ms: float | None = None
+) -> Iterator[Server]:
+    """Run ``benchmarks.nullserver`` in its own process on a free port.
+
+    ``bandwidth_mbps`` (MB/s per connection and direction) and ``delay_ms`` (per
+    request) give it a network profile; by default it has none.
+    """
+    shaping = []
+    if bandwidth_mbps:
+        shaping += ["--bandwidth-mbps", str(bandwidth_mbps)]
+    if delay_ms:
+        shaping += ["--delay-ms", str(delay_ms)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.nullserver", "--port", "0"],
+        [sys.executable, "-m", "benchmarks.nullserver", "--port", "0", *shaping],
         stdout=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         cwd=ROOT,

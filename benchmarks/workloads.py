@@ -7,6 +7,11 @@ Rules of this module:
   own cost is nothing next to the client's.
 - Fixtures a workload reads (the large object, the small objects) were put
   there by the runner before any measurement, by keys from ``config``.
+- The network profile's ``transfer-download`` / ``transfer-upload`` take their
+  key, part size, connection count and target file from ``spec.extra``; the
+  caller checks and deletes the downloaded file after the run (outside the
+  measured span).  An ``extra["key"]`` also names the object of
+  ``download-stream`` / ``upload-file`` (default: the fixture's key).
 """
 
 from __future__ import annotations
@@ -54,13 +59,13 @@ async def upload_generator(client: BenchClient, spec: Spec, chunk: bytes) -> Mov
 
 
 async def upload_file(client: BenchClient, spec: Spec, chunk: bytes) -> Moved:
-    key = spec.server.run_key(client.name, spec.workload)
+    key = spec.extra.get("key") or spec.server.run_key(client.name, spec.workload)
     await client.put_file(key, Path(spec.file_path), spec.size)
     return Moved(spec.size, 1)
 
 
 async def download_stream(client: BenchClient, spec: Spec, chunk: bytes) -> Moved:
-    key = spec.server.large_key(spec.size)
+    key = spec.extra.get("key") or spec.server.large_key(spec.size)
     _check("download", await client.get_stream(key), spec.size)
     return Moved(spec.size, 1)
 
@@ -94,6 +99,28 @@ async def memory(client: BenchClient, spec: Spec, chunk: bytes) -> Moved:
     return Moved(2 * spec.size, 2)
 
 
+async def transfer_download(client: BenchClient, spec: Spec, chunk: bytes) -> Moved:
+    """The library's parallel ranged download into ``extra["target"]``."""
+    extra = spec.extra
+    await client.download_file(
+        extra["key"], Path(extra["target"]), int(extra["part_size"]), int(extra["connections"])
+    )
+    return Moved(spec.size, 1)  # the file's size is checked by the caller, after the run
+
+
+async def transfer_upload(client: BenchClient, spec: Spec, chunk: bytes) -> Moved:
+    """The library's parallel multipart upload of ``spec.file_path``."""
+    extra = spec.extra
+    await client.upload_file(
+        extra["key"],
+        Path(spec.file_path),
+        spec.size,
+        int(extra["part_size"]),
+        int(extra["connections"]),
+    )
+    return Moved(spec.size, 1)
+
+
 Workload = Callable[[BenchClient, Spec, bytes], Awaitable[Moved]]
 
 WORKLOAD_FUNCTIONS: dict[str, Workload] = {
@@ -104,4 +131,6 @@ WORKLOAD_FUNCTIONS: dict[str, Workload] = {
     "small-download": small_download,
     "copy": copy,
     "memory": memory,
+    "transfer-download": transfer_download,
+    "transfer-upload": transfer_upload,
 }

@@ -6,11 +6,18 @@ target, so large GETs and PUTs are split into parallel ranged parts as the CRT
 plans them.  Its futures are awaited with ``asyncio.wrap_future``.  The CRT reads
 request bodies from a file or a synchronous stream, so an async generator upload
 is not something it can take.
+
+The network profile's file transfers are GET_OBJECT with ``recv_filepath`` and
+PUT_OBJECT with ``send_filepath``, each with the run's ``part_size`` (and
+``multipart_upload_threshold``) and ``max_active_connections_override=N``: the
+CRT's own cap on the connections one meta request keeps active (without it the
+CRT sizes its pool from the throughput target).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,6 +34,12 @@ from .base import BenchClient, Unsupported
 __all__ = ["AwscrtClient"]
 
 _PART = 8 * 1024 * 1024
+
+
+def _require_connection_cap() -> None:
+    """Older awscrt releases cannot bound a meta request's connections: no row then."""
+    if "max_active_connections_override" not in inspect.signature(S3Client.make_request).parameters:
+        raise Unsupported("this awscrt has no max_active_connections_override")
 
 
 class AwscrtClient(BenchClient):
@@ -84,6 +97,29 @@ class AwscrtClient(BenchClient):
 
         await self._run(S3RequestType.GET_OBJECT, self._request("GET", key), on_body=on_body)
         return received
+
+    async def download_file(self, key: str, path: Path, part_size: int, connections: int) -> None:
+        _require_connection_cap()
+        await self._run(
+            S3RequestType.GET_OBJECT,
+            self._request("GET", key),
+            recv_filepath=str(path),
+            part_size=part_size,
+            max_active_connections_override=connections,
+        )
+
+    async def upload_file(
+        self, key: str, path: Path, size: int, part_size: int, connections: int
+    ) -> None:
+        _require_connection_cap()
+        await self._run(
+            S3RequestType.PUT_OBJECT,
+            self._request("PUT", key, length=size),
+            send_filepath=str(path),
+            part_size=part_size,
+            multipart_upload_threshold=part_size,
+            max_active_connections_override=connections,
+        )
 
     async def put_small(self, key: str, data: bytes) -> None:
         request = self._request("PUT", key, length=len(data), body=io.BytesIO(data))

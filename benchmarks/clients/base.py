@@ -4,6 +4,9 @@ Rules of this module:
 - A client adapter does only what a user of that library would write: no
   workload logic (that lives in ``workloads``), no timing, no RSS accounting.
 - Large transfers are streamed: nothing here keeps a downloaded body.
+  ``download_file`` / ``upload_file`` (the network profile) move a file in
+  parallel parts with the library's own transfer call, at the part size and
+  concurrency they are given.
 - ``put_many`` / ``get_many`` default to ``concurrency`` tasks at a time over
   ``put_small`` / ``get_small``; a client with its own batch mode (s5cmd)
   overrides them.
@@ -146,6 +149,16 @@ class BenchClient:
     async def get_stream(self, key: str) -> int:
         """Download streamed, discarding the bytes; return how many arrived."""
         raise Unsupported("no streaming download")
+
+    async def download_file(self, key: str, path: Path, part_size: int, connections: int) -> None:
+        """Download into the file ``path`` in parts, ``connections`` in parallel."""
+        raise Unsupported("no parallel file download")
+
+    async def upload_file(
+        self, key: str, path: Path, size: int, part_size: int, connections: int
+    ) -> None:
+        """Upload the file ``path`` in parts, ``connections`` in parallel."""
+        raise Unsupported("no parallel file upload")
 
     async def copy(self, source: str, destination: str) -> None:
         """Server-side copy within the bucket."""

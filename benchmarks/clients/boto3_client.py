@@ -5,6 +5,12 @@ call runs in a 32-thread pool (``run_in_executor``), so 32 small requests are in
 flight as with the async clients.  Large transfers use s3transfer
 (``upload_file`` / ``download_fileobj``: 8 MiB parts, 10 threads, its defaults).
 It takes no async generator as a body.
+
+The network profile's file transfers are ``download_file`` / ``upload_file`` with
+``TransferConfig(multipart_chunksize=multipart_threshold=part_size,
+max_concurrency=N, use_threads=True, preferred_transfer_client="classic")``: the
+classic s3transfer, never the CRT that boto3 picks by itself where awscrt is
+installed on an instance type it knows.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import boto3
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
 from .base import BenchClient, Unsupported
@@ -35,6 +42,16 @@ class _Counter:
     def write(self, data: bytes) -> int:
         self.size += len(data)
         return len(data)
+
+
+def _transfer_config(part_size: int, connections: int) -> TransferConfig:
+    return TransferConfig(
+        multipart_threshold=part_size,
+        multipart_chunksize=part_size,
+        max_concurrency=connections,
+        use_threads=True,
+        preferred_transfer_client="classic",
+    )
 
 
 class Boto3Client(BenchClient):
@@ -75,6 +92,16 @@ class Boto3Client(BenchClient):
         counter = _Counter()
         await self._call(self._s3.download_fileobj, self.bucket, key, counter)
         return counter.size
+
+    async def download_file(self, key: str, path: Path, part_size: int, connections: int) -> None:
+        config = _transfer_config(part_size, connections)
+        await self._call(self._s3.download_file, self.bucket, key, str(path), Config=config)
+
+    async def upload_file(
+        self, key: str, path: Path, size: int, part_size: int, connections: int
+    ) -> None:
+        config = _transfer_config(part_size, connections)
+        await self._call(self._s3.upload_file, str(path), self.bucket, key, Config=config)
 
     async def put_small(self, key: str, data: bytes) -> None:
         await self._call(self._s3.put_object, Bucket=self.bucket, Key=key, Body=data)

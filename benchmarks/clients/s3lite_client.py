@@ -9,20 +9,23 @@ experiments rather than ``S3Client`` arguments: ``engine=httpx``
 runs s3lite on httpx (a caller's own ``httpx.AsyncClient`` with the same pool size)
 instead of its own HTTP engine, so one run shows what the engine buys; and
 ``http_read_size=1MiB`` raises httpcore's per-read size (64 KiB) for that variant.
+
+The network profile's file transfers are ``S3Client.download_file`` /
+``upload_file`` with ``part_size`` and ``max_concurrency`` set to the run's.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
 from benchmarks.config import parse_size
 from s3lite import S3Client
 
-from .base import BenchClient
+from .base import BenchClient, Unsupported
 
 __all__ = ["S3liteClient"]
 
@@ -93,6 +96,22 @@ class S3liteClient(BenchClient):
             async for chunk in body:
                 received += len(chunk)
         return received
+
+    def _transfer(self, name: str) -> Any:
+        method = getattr(self._s3, name, None)
+        if method is None:
+            raise Unsupported(f"this s3lite has no S3Client.{name} yet")
+        return method
+
+    async def download_file(self, key: str, path: Path, part_size: int, connections: int) -> None:
+        download = self._transfer("download_file")
+        await download(self.bucket, key, path, part_size=part_size, max_concurrency=connections)
+
+    async def upload_file(
+        self, key: str, path: Path, size: int, part_size: int, connections: int
+    ) -> None:
+        upload = self._transfer("upload_file")
+        await upload(self.bucket, key, path, part_size=part_size, max_concurrency=connections)
 
     async def copy(self, source: str, destination: str) -> None:
         await self._s3.copy_object(self.bucket, source, self.bucket, destination)
