@@ -124,6 +124,15 @@ def _credential_cache(
     return CredentialCache(chain, initial=chain.static_now())
 
 
+def _check_listing(bucket: str, prefix: object, delimiter: object, page_size: object) -> None:
+    """The arguments every listing takes, checked before the first page is asked for."""
+    validate_bucket_name(bucket)
+    if not isinstance(prefix, str) or (delimiter is not None and not isinstance(delimiter, str)):
+        raise InvalidRequestError("prefix and delimiter must be str")
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 1000:
+        raise InvalidRequestError("page_size must be between 1 and 1000")
+
+
 class S3Client(AsyncResource):
     """An asynchronous S3 client that signs its own requests (SigV4).
 
@@ -645,13 +654,7 @@ class S3Client(AsyncResource):
         With a ``delimiter``, keys rolled up under a common prefix are yielded as
         ``CommonPrefix`` items instead.
         """
-        validate_bucket_name(bucket)
-        if not isinstance(prefix, str) or (
-            delimiter is not None and not isinstance(delimiter, str)
-        ):
-            raise InvalidRequestError("prefix and delimiter must be str")
-        if not 1 <= page_size <= 1000:
-            raise InvalidRequestError("page_size must be between 1 and 1000")
+        _check_listing(bucket, prefix, delimiter, page_size)
         return self._list_objects(bucket, prefix, delimiter, start_after, page_size)
 
     async def _list_objects(
@@ -695,13 +698,7 @@ class S3Client(AsyncResource):
         """Iterate over every version and delete marker under ``prefix`` (all pages), in
         key order, newest first within a key; with a ``delimiter``, rolled-up prefixes
         come as ``CommonPrefix`` items."""
-        validate_bucket_name(bucket)
-        if not isinstance(prefix, str) or (
-            delimiter is not None and not isinstance(delimiter, str)
-        ):
-            raise InvalidRequestError("prefix and delimiter must be str")
-        if not 1 <= page_size <= 1000:
-            raise InvalidRequestError("page_size must be between 1 and 1000")
+        _check_listing(bucket, prefix, delimiter, page_size)
         return self._list_object_versions(bucket, prefix, delimiter, page_size)
 
     async def _list_object_versions(
