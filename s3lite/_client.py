@@ -23,7 +23,7 @@ from typing import Literal, Self, Unpack, overload
 import httpx
 
 from . import _download_file, _multipart, _requests, _xml
-from ._aws_config import load_shared_config, profile_name
+from ._aws_config import SharedConfig, load_shared_config, profile_name
 from ._body import Body, make_source
 from ._checksums import ChecksumAlgorithm
 from ._connstring import ConnectionSettings, parse_connection_string
@@ -58,6 +58,7 @@ from ._models import (
     PutObjectResult,
 )
 from ._object_options import (
+    CONDITION_NAMES,
     Conditions,
     ReadArguments,
     WriteArguments,
@@ -74,8 +75,6 @@ from ._transport import HttpxTransport
 from ._urls import AddressingStyle, Endpoint, validate_bucket_name, validate_key
 
 __all__ = ["S3Client"]
-
-_CONDITION_NAMES = ("if_match", "if_none_match", "if_modified_since", "if_unmodified_since")
 
 
 def _transport_for(options: ClientOptions, http_client: httpx.AsyncClient | None) -> Transport:
@@ -103,8 +102,10 @@ def _credential_cache(
     credentials: Credentials | CredentialProvider | None,
     profile: str | None,
     region: str,
+    shared: SharedConfig | None,
 ) -> CredentialCache:
-    """Keys given, a ``Credentials`` value, a provider, or the default chain."""
+    """Keys given, a ``Credentials`` value, a provider, or the default chain (whose plain
+    keys, if any, are found at once in the ``shared`` files already read)."""
     if access_key is not None or secret_key is not None or session_token is not None:
         if credentials is not None:
             raise ConfigurationError("pass credentials= or access_key/secret_key, not both")
@@ -121,7 +122,7 @@ def _credential_cache(
             )
         return CredentialCache(credentials)
     chain = DefaultCredentialChain(os.environ, profile=profile, region=region)
-    return CredentialCache(chain, initial=chain.static_now())
+    return CredentialCache(chain, initial=chain.static_now(shared))
 
 
 def _check_listing(bucket: str, prefix: object, delimiter: object, page_size: object) -> None:
@@ -166,14 +167,17 @@ class S3Client(AsyncResource):
     ) -> None:
         chosen = (options or ClientOptions()).with_changes(**option_arguments)
         environ = os.environ
-        profile_region = None
-        if region is None:
-            name, _ = profile_name(profile, environ)
-            # A broken shared file costs only its region here; the chain reports it
-            # when it is the source of credentials.
+        # Read once here, for the profile's region and the chain's plain keys.  A broken
+        # shared file costs only those; the chain reports it when it is asked.
+        keys_given = credentials is not None or any(
+            value is not None for value in (access_key, secret_key, session_token)
+        )
+        shared = None
+        if region is None or not keys_given:
             with contextlib.suppress(ConfigurationError):
-                settings = load_shared_config(environ).profile(name) or {}
-                profile_region = settings.get("region")
+                shared = load_shared_config(environ)
+        name, _ = profile_name(profile, environ)
+        profile_region = ((shared.profile(name) if shared else None) or {}).get("region")
         region, _ = resolve_region(region, environ, profile_region)
         if endpoint is None:
             endpoint = (
@@ -185,7 +189,7 @@ class S3Client(AsyncResource):
         self._pipeline = Pipeline(
             endpoint=Endpoint.parse(endpoint, addressing_style),
             credentials=_credential_cache(
-                access_key, secret_key, session_token, credentials, profile, region
+                access_key, secret_key, session_token, credentials, profile, region, shared
             ),
             region=region,
             options=chosen,
@@ -396,15 +400,15 @@ class S3Client(AsyncResource):
         size = self.options.transfer.part_size if part_size is None else part_size
         check_transfer_arguments(size, max_concurrency)
         headers, query = self._read_headers(read)
-        request = _requests.get_object(bucket, key, range, headers=headers)
-        request = dataclasses.replace(request, query=tuple(query))  # validated before any await
+        # Validated before any await.
+        request = _requests.get_object(bucket, key, range, query=query, headers=headers)
         if max_concurrency == 1:
             return GetObjectCall(
                 lambda: open_object(self._pipeline, request, progress=callback)
             )
         if range is not None:
             raise InvalidRequestError("a range cannot be fetched with max_concurrency > 1")
-        if any(name in read for name in _CONDITION_NAMES):
+        if any(name in read for name in CONDITION_NAMES):
             raise InvalidRequestError("conditions cannot be used with max_concurrency > 1")
         return ParallelGetCall(
             self._pipeline,

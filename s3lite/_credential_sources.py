@@ -173,17 +173,17 @@ class DefaultCredentialChain:
             "configure one of these sources, tried in order: " + "; ".join(tried)
         )
 
-    def static_now(self) -> Credentials | None:
+    def static_now(self, shared: SharedConfig | None) -> Credentials | None:
         """Credentials the environment or the profile hold as plain keys, found without
-        I/O beyond reading the shared files (so a presigned URL can be made at once)."""
+        I/O (so a presigned URL can be made at once); ``shared``: the shared files as the
+        client read them (None: unreadable)."""
         if not self._skip_environment:
             found = self._environment_keys()
             if isinstance(found, Credentials):
                 return found
-        try:
-            settings = load_shared_config(self._environ).profile(self._profile)
-        except ConfigurationError:
+        if shared is None:
             return None
+        settings = shared.profile(self._profile)
         if settings and "role_arn" not in settings and "credential_process" not in settings:
             keys = self._static_keys(settings, self._profile)
             return keys if isinstance(keys, Credentials) else None

@@ -33,7 +33,8 @@ from ._exceptions import IntegrityError, InvalidRequestError
 from ._models import DownloadResult
 from ._pipeline import Pipeline
 from ._progress import Progress, ProgressCallback
-from ._ranged import FirstPart, Same, Span, open_first, open_part, plan_parts
+from ._ranged import FirstPart, Span, open_first, open_part, plan_parts
+from ._requests import Same
 from ._tasks import first_error
 from ._urls import validate_bucket_name, validate_key
 

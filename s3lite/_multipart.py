@@ -234,6 +234,15 @@ async def _abort_quietly(pipeline: Pipeline, bucket: str, key: str, upload_id: s
         await abort(pipeline, bucket, key, upload_id)
 
 
+async def _current_etag(pipeline: Pipeline, bucket: str, key: str) -> str | None:
+    """The ETag (unquoted) the object has now, from a HEAD; None when there is none."""
+    try:
+        head = await pipeline.send(_requests.object_request("HEAD", bucket, key))
+    except NoSuchKey:
+        return None
+    return _xml.unquote_etag(head.headers.get("etag") or "")
+
+
 async def _if_match_holds(
     pipeline: Pipeline, bucket: str, key: str, headers: Sequence[tuple[str, str]]
 ) -> bool:
@@ -241,11 +250,7 @@ async def _if_match_holds(
     wanted = dict(headers).get("if-match")
     if wanted is None or wanted == "*":
         return False
-    try:
-        head = await pipeline.send(_requests.object_request("HEAD", bucket, key))
-    except NoSuchKey:
-        return False
-    return _xml.unquote_etag(head.headers.get("etag") or "") == _xml.unquote_etag(wanted)
+    return await _current_etag(pipeline, bucket, key) == _xml.unquote_etag(wanted)
 
 
 async def _check_conditions_first(
@@ -258,13 +263,11 @@ async def _check_conditions_first(
     wanted = dict(conditions)
     if not wanted:
         return
-    try:
-        head = await pipeline.send(_requests.object_request("HEAD", bucket, key))
-        current: str | None = _xml.quote_etag(_xml.unquote_etag(head.headers.get("etag") or ""))
-    except NoSuchKey:
-        current = None
+    current = await _current_etag(pipeline, bucket, key)
     none_match, match = wanted.get("if-none-match"), wanted.get("if-match")
-    if (none_match == "*" and current is not None) or (match is not None and current != match):
+    if (none_match == "*" and current is not None) or (
+        match is not None and current != _xml.unquote_etag(match)
+    ):
         raise PreconditionFailed(
             "PreconditionFailed",
             "the condition of this upload does not hold (checked before its parts were sent)",

@@ -27,6 +27,7 @@ from typing import TypedDict
 from ._exceptions import InvalidRequestError
 
 __all__ = [
+    "CONDITION_NAMES",
     "SERVER_SIDE_ENCRYPTIONS",
     "Conditions",
     "ReadArguments",
@@ -67,7 +68,8 @@ class ReadArguments(TypedDict, total=False):
     sse_customer_key: bytes
 
 
-_CONDITIONS = ("if_match", "if_none_match", "if_modified_since", "if_unmodified_since")
+CONDITION_NAMES = ("if_match", "if_none_match", "if_modified_since", "if_unmodified_since")
+"""The keyword arguments that are ``Conditions``."""
 _STORAGE_CLASS_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 
 
@@ -131,7 +133,7 @@ class WriteOptions:
     @classmethod
     def of(cls, arguments: WriteArguments) -> WriteOptions:
         """The describing part of a write's keyword arguments."""
-        given = {k: v for k, v in arguments.items() if k not in _CONDITIONS}
+        given = {k: v for k, v in arguments.items() if k not in CONDITION_NAMES}
         return cls(**given)  # type: ignore[arg-type]
 
     def headers(self) -> list[tuple[str, str]]:
@@ -201,7 +203,7 @@ class Conditions:
     @classmethod
     def of(cls, arguments: WriteArguments | ReadArguments) -> Conditions:
         """The conditions among keyword arguments."""
-        return cls(**{k: v for k, v in arguments.items() if k in _CONDITIONS})  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in arguments.items() if k in CONDITION_NAMES})  # type: ignore[arg-type]
 
     def headers(self, *, write: bool = False) -> list[tuple[str, str]]:
         """The ``If-*`` headers; on a write, S3 takes ``if_none_match="*"`` and ``if_match``."""

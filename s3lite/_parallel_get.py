@@ -30,7 +30,8 @@ from ._download import GetObjectCall, ObjectStream
 from ._exceptions import InvalidRequestError
 from ._pipeline import Pipeline
 from ._progress import Progress, ProgressCallback
-from ._ranged import FirstPart, Same, Span, open_first, open_part, plan_parts
+from ._ranged import FirstPart, Span, open_first, open_part, plan_parts
+from ._requests import Same
 from ._tasks import first_error
 
 __all__ = ["ParallelGetCall"]

@@ -18,7 +18,6 @@ Rules of this module:
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from dataclasses import dataclass
 
 import anyio
@@ -37,6 +36,7 @@ from ._exceptions import (
 )
 from ._http import Response
 from ._pipeline import Pipeline
+from ._requests import Same
 from ._tasks import first_error
 
 __all__ = [
@@ -54,8 +54,6 @@ MIN_DOWNLOAD_PART = 1024 * 1024
 
 Span = tuple[int, int]
 """Inclusive byte positions ``(first, last)``."""
-Same = tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]
-"""The query (a version) and headers (SSE-C) every request of one download repeats."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +133,7 @@ async def open_first(
                 request = _requests.first_part(bucket, key, part_size, same)
                 stream = await open_object(pipeline, request)
             except InvalidRange:  # an empty object has no first byte
-                request = _requests.get_object(bucket, key, None, headers=headers)
-                request = dataclasses.replace(request, query=query)
+                request = _requests.get_object(bucket, key, None, query=query, headers=headers)
                 stream = await open_object(pipeline, request)
     except BaseExceptionGroup as errors:
         raise first_error(errors) from None

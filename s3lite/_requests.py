@@ -70,6 +70,9 @@ __all__ = [
 ]
 
 Pairs = tuple[tuple[str, str], ...]
+Same = tuple[Pairs, Pairs]
+"""What every request about one version of an object repeats: its query (a version)
+and its headers (SSE-C); ``same_object`` gives them."""
 Range = tuple[int, int | None]
 OK = frozenset({200, 204, 206})
 _META_PREFIX = "x-amz-meta-"
@@ -228,18 +231,17 @@ def get_object(
     key: str,
     range_: Range | None,
     *,
-    version_id: str | None = None,
+    query: Sequence[tuple[str, str]] = (),
     headers: Sequence[tuple[str, str]] = (),
 ) -> S3Request:
-    """GetObject, streamed; a whole-object GET asks for the stored checksum.  ``headers``:
-    conditions and SSE-C."""
+    """GetObject, streamed; a whole-object GET asks for the stored checksum.  ``query``:
+    a version (``version_query``); ``headers``: conditions and SSE-C."""
     spec = range_header(range_)
     sent = [("range", spec)] if spec else [("x-amz-checksum-mode", "ENABLED")]
-    query = version_query(version_id)
     return object_request("GET", bucket, key, query=query, headers=[*sent, *headers], stream=True)
 
 
-def same_object(request: S3Request) -> tuple[Pairs, Pairs]:
+def same_object(request: S3Request) -> Same:
     """What a later ranged GET of the object ``request`` read must repeat: its version
     (query) and its SSE-C key (headers)."""
     headers = tuple(h for h in request.headers if h[0].startswith(_SSE_C_PREFIX))
@@ -253,7 +255,7 @@ def resume_object(
     offset: int,
     last: int,
     etag: str,
-    same: tuple[Pairs, Pairs] = ((), ()),
+    same: Same = ((), ()),
 ) -> S3Request:
     """The ranged GET of bytes ``offset..last`` (a resumed body, or one part of a parallel
     download), pinned to the object's ETag (unpinned only when the server gave none);
@@ -265,7 +267,7 @@ def resume_object(
 
 
 def first_part(
-    bucket: str, key: str, part_size: int, same: tuple[Pairs, Pairs] = ((), ())
+    bucket: str, key: str, part_size: int, same: Same = ((), ())
 ) -> S3Request:
     """The ranged GET of the first ``part_size`` bytes that opens a parallel download
     (``same``: a version and SSE-C headers, as ``same_object`` gives them)."""
