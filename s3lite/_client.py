@@ -540,18 +540,17 @@ class S3Client(AsyncResource):
                 raise InvalidRequestError(f"{name} must be 'COPY' or 'REPLACE', got {directive!r}")
         replace = metadata is not None or content_type is not None
         replace = replace if metadata_directive is None else metadata_directive == "REPLACE"
-        described = self._write_options(write)
-        headers = [*_requests.object_headers(content_type, metadata), *described.headers()]
-        if tagging_directive is not None or "tagging" in write:
-            headers.append(
-                ("x-amz-tagging-directive", tagging_directive or "REPLACE")
-            )
+        described = self._write_options(write).headers()
         conditions = Conditions.of(write).headers(write=True)
         read: ReadArguments = {"version_id": src_version_id} if src_version_id else {}
         source = await self.head_object(src_bucket, src_key, **read)
         if source.size > self.options.transfer.copy_threshold:
-            if not replace:
-                headers = _requests.object_headers(source.content_type, source.metadata)
+            # CreateMultipartUpload takes no directives: the metadata to keep is stated.
+            kept = (source.content_type, source.metadata) if not replace else None
+            headers = [
+                *_requests.object_headers(*(kept or (content_type, metadata))),
+                *described,
+            ]
             return await _multipart.copy_in_parts(
                 self._pipeline,
                 src_bucket,
@@ -562,6 +561,9 @@ class S3Client(AsyncResource):
                 headers,
                 conditions=conditions,
             )
+        headers = [*_requests.object_headers(content_type, metadata), *described]
+        if tagging_directive is not None or "tagging" in write:
+            headers.append(("x-amz-tagging-directive", tagging_directive or "REPLACE"))
         request = _requests.copy_object(
             src_bucket,
             src_key,

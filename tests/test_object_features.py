@@ -161,3 +161,16 @@ async def test_bad_object_arguments_are_refused_before_sending(
     with pytest.raises(InvalidRequestError, match="server_side_encryption must be"):
         await s3.put_object(bucket, "k", b"", server_side_encryption="rot13")
     assert not await s3.object_exists(bucket, "k")
+
+
+async def test_a_copy_in_parts_keeps_the_metadata_and_takes_the_new_headers(
+    s3_server: TestServer, bucket: str
+) -> None:
+    data = os.urandom(11 * MiB)
+    async with s3_server.client(copy_threshold=6 * MiB, copy_part_size=5 * MiB) as s3:
+        await s3.put_object(bucket, "src", data, content_type="text/x-src", metadata={"a": "1"})
+        await s3.copy_object(bucket, "src", bucket, "dst", cache_control="no-store")
+        info = await s3.head_object(bucket, "dst")
+    assert (info.content_type, dict(info.metadata)) == ("text/x-src", {"a": "1"})
+    assert info.cache_control == "no-store"
+    assert info.size == len(data)
