@@ -128,18 +128,21 @@ async def _migrate_file(
     if info is None or info.state != "active" or info.storage != source.code:
         return None
     expected = (info.size, info.sha256)
-    try:
+
+    async def copy_to_target() -> Digest:
         copied = Digest()
+        async with aclosing(source.read(file_id)) as chunks:
+            await target.write(file_id, Content(chunks, copied), create_only=True)
+        return copied
+
+    try:
         try:
-            async with aclosing(source.read(file_id)) as chunks:
-                await target.write(file_id, Content(chunks, copied), create_only=True)
+            copied = await copy_to_target()
         except ContentConflict:
             # A copy left by an interrupted run: the metadata says it is not the file's
             # content, so it is removed, and the copy written anew (never over it).
             await _drop_copy(meta, target, file_id)
-            copied = Digest()
-            async with aclosing(source.read(file_id)) as chunks:
-                await target.write(file_id, Content(chunks, copied), create_only=True)
+            copied = await copy_to_target()
         if (copied.size, copied.sha256) != expected:
             raise IntegrityError(
                 f"the {source.code} content of file {file_id} does not match its metadata "

@@ -8,9 +8,9 @@ Rules of this module:
 - Writes that must never overwrite (copies into the recycle bucket and back, and
   migration targets) are conditional (``if_none_match="*"``), and a copy checks its
   target with a HEAD first (some servers ignore a copy's condition; where one
-  refuses it, the copy goes without).  An
-  object already at the target is taken as done when its ETag is the source's,
-  and is a ``ContentConflict`` (left alone) when it is not.
+  refuses it, the copy goes without).  An object already at the target is taken
+  as done when its ETag is the source's, and is a ``ContentConflict`` (left alone)
+  when it is not.
 - The buckets are created on first write (``create_bucket(exist_ok=True)``).
 - New content goes to ``put_object`` once: a replayable body (bytes, a path, a
   seekable file) as itself, so the client sends ranged parts concurrently; a
