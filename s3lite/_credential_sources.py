@@ -58,6 +58,14 @@ _CONTAINER_HOSTS = {"169.254.170.2", "169.254.170.23", "fd00:ec2::23"}
 # --- HTTP for credential endpoints --------------------------------------------------
 
 
+def _target(url: str) -> tuple[Target, str]:
+    """Where a credential endpoint's URL points, and its query string."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"not an http(s) URL: {parts.scheme}://{parts.hostname}")
+    return Target(parts.scheme, parts.hostname, parts.port, parts.path or "/"), parts.query
+
+
 async def fetch(
     method: str,
     url: str,
@@ -66,11 +74,9 @@ async def fetch(
     *,
     seconds: float,
 ) -> tuple[int, Headers, bytes]:
-    """One request to a credential endpoint, on a connection of its own."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"not an http(s) URL: {parts.scheme}://{parts.hostname}")
-    target = Target(parts.scheme, parts.hostname, parts.port, parts.path or "/")
+    """One request to a credential endpoint, on a connection of its own (its ``Host``
+    header is the one ``_target`` gives, which is what a signature must cover)."""
+    target, query = _target(url)
     transport = EngineTransport(
         timeout=seconds, connect_timeout=seconds, max_connections=1, verify=True
     )
@@ -80,7 +86,7 @@ async def fetch(
     try:
         with anyio.fail_after(seconds * 3):
             response = await transport.send(
-                HttpRequest(method, target, parts.query, request_headers, body or None),
+                HttpRequest(method, target, query, request_headers, body or None),
                 stream=False,
             )
     except TimeoutError:
@@ -325,15 +331,14 @@ class DefaultCredentialChain:
     ) -> Credentials:
         body = _sts.assume_role_form(role_arn, session, external_id=external_id)
         url = _sts.sts_endpoint(self._environ, self._region)
-        host = urllib.parse.urlsplit(url)
-        target_host = host.netloc
+        target, _ = _target(url)
         headers = [
-            ("host", target_host),
+            ("host", target.host_header),  # as fetch sends it
             ("content-type", "application/x-www-form-urlencoded; charset=utf-8"),
         ]
         signed = sign_headers(
             "POST",
-            host.path or "/",
+            target.path,
             [],
             headers,
             sha256_hex(body),
