@@ -35,7 +35,7 @@ from ._requests import S3Request
 Chunks = Body
 Reopen = Callable[[int], Awaitable[Chunks]]
 
-__all__ = ["GetObjectCall", "ObjectStream", "open_object"]
+__all__ = ["GetObjectCall", "ObjectStream", "checksum_mismatch", "open_object"]
 
 
 class StreamState(enum.Enum):
@@ -172,10 +172,8 @@ class ObjectStream(AsyncResource):
                 f"body of {self.info.key!r} ended after {self._received} of {self.info.size} bytes"
             )
         if self._hasher is not None and self._hasher.b64() != self._expected:
-            stored = "an MD5 ETag" if self.verified_by == "etag-md5" else self._hasher.algorithm
-            raise IntegrityError(
-                f"checksum mismatch for {self.info.key!r}: the server stored "
-                f"{stored} {self._expected}, the bytes received give {self._hasher.b64()}"
+            raise checksum_mismatch(
+                self.info.key, self.verified_by, str(self._expected), self._hasher.b64()
             )
 
     async def read(self) -> bytes:
@@ -190,6 +188,15 @@ class ObjectStream(AsyncResource):
 
     def __repr__(self) -> str:
         return f"<ObjectStream key={self.info.key!r} size={self.info.size}>"
+
+
+def checksum_mismatch(key: str, verified_by: VerifiedBy, stored: str, got: str) -> IntegrityError:
+    """The error for bytes whose checksum is not the one the server stored."""
+    what = "an MD5 ETag" if verified_by == "etag-md5" else verified_by
+    return IntegrityError(
+        f"checksum mismatch for {key!r}: the server stored {what} {stored}, "
+        f"the bytes received give {got}"
+    )
 
 
 async def _close_chunks(chunks: Chunks) -> None:

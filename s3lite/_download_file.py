@@ -28,12 +28,12 @@ import anyio.to_thread
 
 from ._checksum_policy import VerifiedBy
 from ._checksums import ChecksumAlgorithm, Hasher, combine_crc32_b64
-from ._download import ObjectStream
+from ._download import ObjectStream, checksum_mismatch
 from ._exceptions import IntegrityError, InvalidRequestError
 from ._models import DownloadResult
 from ._pipeline import Pipeline
 from ._progress import Progress, ProgressCallback
-from ._ranged import FirstPart, Span, open_first, open_part, plan_parts
+from ._ranged import FirstPart, Span, open_first, open_part
 from ._requests import Same
 from ._tasks import first_error
 from ._urls import validate_bucket_name, validate_key
@@ -160,11 +160,11 @@ async def _fill(
     """Write the whole object into ``file``; its (size, etag, parts, verified_by)."""
     first = await open_first(pipeline, bucket, key, part_size, same)
     try:
-        spans = [(0, first.total - 1)] if first.whole else plan_parts(first.total, part_size)
+        spans = first.spans(part_size)
         algorithm = first.check.algorithm
         progress = Progress(callback, first.total)
         actual = await _write_parts(
-            pipeline, bucket, key, file, first, spans or [(0, -1)], max_concurrency, progress
+            pipeline, bucket, key, file, first, spans, max_concurrency, progress
         )
     finally:
         with anyio.CancelScope(shield=True):
@@ -174,12 +174,9 @@ async def _fill(
             f"the file written for {key!r} holds {file.size()} bytes, the object {first.total}"
         )
     if algorithm is not None and actual != first.check.expected:
-        stored = "an MD5 ETag" if first.check.verified_by == "etag-md5" else algorithm
-        raise IntegrityError(
-            f"checksum mismatch for {key!r}: the server stored {stored} "
-            f"{first.check.expected}, the bytes written give {actual}"
-        )
-    return first.total, first.etag, max(len(spans), 1), first.check.verified_by
+        check = first.check
+        raise checksum_mismatch(key, check.verified_by, str(check.expected), str(actual))
+    return first.total, first.etag, len(spans), first.check.verified_by
 
 
 async def _write_parts(

@@ -30,7 +30,7 @@ from ._download import GetObjectCall, ObjectStream
 from ._exceptions import InvalidRequestError
 from ._pipeline import Pipeline
 from ._progress import Progress, ProgressCallback
-from ._ranged import FirstPart, Span, open_first, open_part, plan_parts
+from ._ranged import FirstPart, Span, open_first, open_part
 from ._requests import Same
 from ._tasks import first_error
 
@@ -170,13 +170,12 @@ class ParallelGetCall(GetObjectCall):
         first = await open_first(
             self._pipeline, self._bucket, self._key, self._part_size, self._same
         )
-        spans = [(0, first.total - 1)] if first.whole else plan_parts(first.total, self._part_size)
         body = _OrderedParts(
             self._pipeline,
             self._bucket,
             self._key,
             first,
-            spans or [(0, -1)],
+            first.spans(self._part_size),
             self._max_concurrency,
         )
         await group.start(body.run)

@@ -80,6 +80,13 @@ class FirstPart:
     same: Same = ((), ())
     """The version and SSE-C headers every later part repeats."""
 
+    def spans(self, part_size: int) -> list[Span]:
+        """The parts of the download, this one first (one, of no byte, for an empty
+        object)."""
+        if self.whole:
+            return [(0, self.total - 1)]
+        return plan_parts(self.total, part_size) or [(0, -1)]
+
 
 def check_transfer_arguments(part_size: int, max_concurrency: int) -> None:
     """``InvalidRequestError`` unless both are sensible ints."""
