@@ -1,7 +1,9 @@
 """``python -m benchmarks``: run every workload for s3lite and its peers, print the tables.
 
 With no argument: quick mode, a local SeaweedFS started on 127.0.0.1 and the null
-server, every installed client, 3 repeats; reports and the chart go to
+server, every installed client, 3 repeats, then the storage layer's workload
+(``benchmarks.storage``: 1,000 small files on SQLite and PostgreSQL); reports and
+the chart go to
 ``bench-results/`` (not committed: a run never rewrites the committed reports in
 ``benchmarks/results/`` unless ``--out benchmarks/results`` asks it to).
 """
@@ -81,13 +83,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="skip the py-spy profile of s3lite on the null server",
     )
+    parser.add_argument(
+        "--no-storage",
+        dest="storage",
+        action="store_false",
+        help="skip the storage layer workload (python -m benchmarks.storage) at the end",
+    )
     args = parser.parse_args(argv)
     unknown = [w for w in args.workloads if w not in WORKLOADS]
     unknown += [s for s in args.servers if s not in ("real", "null")]
     if unknown or args.repeats < 1:
         parser.error(f"unknown workloads/servers {unknown}" if unknown else "--repeats >= 1")
     secret_free = _mask_connection_string(argv)
-    return run(
+    code = run(
         Options(
             mode=args.mode,
             connection_string=args.connection_string,
@@ -99,6 +107,15 @@ def main(argv: list[str] | None = None) -> int:
             profile=args.profile,
             command=command_line(secret_free),
         )
+    )
+    if code != 0 or not args.storage:
+        return code
+    from . import storage
+
+    files = "50" if args.mode == "smoke" else "1000"
+    more = ["--connection-string", args.connection_string] if args.connection_string else []
+    return storage.main(
+        ["--files", files, "--repeats", str(args.repeats), "--out", str(args.out), *more]
     )
 
 

@@ -16,6 +16,10 @@ Rules of this module:
 - No authentication: signatures, payload hashes and aws-chunked framing are not
   checked (an aws-chunked body is discarded by its ``Content-Length`` like any
   other; only HTTP ``Transfer-Encoding: chunked`` is parsed, to find its end).
+- Checksums an upload states (an ``x-amz-checksum-*`` header, or the trailer at
+  the end of an aws-chunked body, read from its last 512 bytes) are echoed in the
+  answer, as AWS does once it has checked them: clients then see a server with
+  flexible checksums.  They are not computed, hence not checked.
 - Object sizes come from a registry of what was "uploaded" (PUT, multipart,
   copy), or, for keys never uploaded, from a name like ``size-1073741824``.
 - Routing is a table: ``(method, kind of request) -> handler``.
@@ -69,6 +73,11 @@ _REASONS = {
     500: "Internal Server Error",
     501: "Not Implemented",
 }
+
+
+_TRAILER_TAIL = 512
+"""Bytes kept from the end of an aws-chunked body: enough for its trailer."""
+_CHECKSUM_TRAILER = re.compile(rb"x-amz-checksum-([a-z0-9]+):([A-Za-z0-9+/=]+)")
 
 
 class _Closed(Exception):
@@ -133,6 +142,13 @@ class Request:
     headers: dict[str, str]
     body: bytes = b""
     body_size: int = 0  # decoded bytes received (discarded) for object uploads
+    checksums: dict[str, str] = field(default_factory=dict)
+    """The ``x-amz-checksum-*`` values an upload stated (header or aws-chunked trailer)."""
+
+    def checksum_echo(self) -> list[tuple[str, str]]:
+        """The headers AWS answers an upload with: the checksums it stated, as accepted.
+        (The null server keeps no bytes, so it cannot check them; AWS would.)"""
+        return [(f"x-amz-checksum-{name}", value) for name, value in self.checksums.items()]
 
 
 @dataclass
@@ -296,7 +312,7 @@ class NullS3:
     def put_object(self, request: Request) -> Response:
         etag = _etag(request.key, request.body_size, next(self._ids))
         self._store(request.bucket, request.key, request.body_size, etag)
-        return Response(headers=[("ETag", f'"{etag}"')])
+        return Response(headers=[("ETag", f'"{etag}"'), *request.checksum_echo()])
 
     def delete_object(self, request: Request) -> Response:
         with self._lock:
@@ -372,7 +388,7 @@ class NullS3:
         recorded = self._record_part(request, request.body_size)
         if isinstance(recorded, Response):
             return recorded
-        return Response(headers=[("ETag", f'"{recorded}"')])
+        return Response(headers=[("ETag", f'"{recorded}"'), *request.checksum_echo()])
 
     def upload_part_copy(self, request: Request) -> Response:
         source = self._copy_source(request)
@@ -465,8 +481,12 @@ class _Connection:
         del self.pending[:size]
         return data
 
-    def discard(self, size: int) -> None:
+    def discard(self, size: int, keep_tail: int = 0) -> bytes:
+        """Read and drop ``size`` bytes of body; the last ``keep_tail`` of them returned."""
+        tail = bytearray()
         buffered = min(size, len(self.pending))
+        if keep_tail and size - buffered < keep_tail:
+            tail += self.pending[max(0, size - keep_tail) : buffered]
         del self.pending[:buffered]
         size -= buffered
         scratch, recv_into = self.scratch, self.sock.recv_into
@@ -476,8 +496,11 @@ class _Connection:
             if not got:
                 raise _Closed
             size -= got
+            if keep_tail and size < keep_tail:  # these bytes reach into the tail
+                tail += scratch[max(0, got + size - keep_tail) : got]
             if pace is not None:
                 pace(got)
+        return bytes(tail[-keep_tail:]) if keep_tail else b""
 
     def discard_chunked(self) -> int:
         total = 0
@@ -522,8 +545,14 @@ class _Connection:
         elif chunked:
             request.body_size = self.discard_chunked()
         else:
-            self.discard(length)
+            trailer = headers.get("x-amz-trailer", "")
+            tail = self.discard(length, keep_tail=_TRAILER_TAIL if trailer else 0)
             request.body_size = length
+            for found in _CHECKSUM_TRAILER.finditer(tail):
+                request.checksums[found.group(1).decode()] = found.group(2).decode()
+        for name, value in headers.items():
+            if name.startswith("x-amz-checksum-") and name != "x-amz-checksum-type":
+                request.checksums[name.removeprefix("x-amz-checksum-")] = value
         decoded = headers.get("x-amz-decoded-content-length")
         if decoded is not None:
             request.body_size = int(decoded)

@@ -48,6 +48,7 @@ from s3lite.storage import (
 __all__ = ["ENV_CONNECTION_STRING", "build_parser", "main", "progress_line"]
 
 ENV_CONNECTION_STRING = "S3LITE_CONNECTION_STRING"
+ENV_DATABASE = "S3LITE_DATABASE"
 _DEFAULT_DATABASE = "files.db"
 _PROGRESS_EVERY = 0.5  # seconds between progress updates
 _MiB = 1024 * 1024
@@ -56,6 +57,8 @@ _DESCRIPTION = """\
 Files attached to CRM records, stored in an embedded SQLite database or in S3.
 
 With no configuration everything lives in the SQLite database (--database).
+Several hosts share one catalogue through PostgreSQL instead: --database (or
+$S3LITE_DATABASE) postgresql://user@host/db, with the s3lite[postgres] extra.
 Given an S3 connection string (--connection-string or $S3LITE_CONNECTION_STRING)
 or a ConnectionStrings.config (--config), S3 can hold files too; the setting
 "active-storage" chooses where new files go, and every file stays readable in
@@ -407,9 +410,11 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
     group = parser.add_argument_group("storage options")
     group.add_argument(
         "--database",
-        metavar="PATH",
-        default=default(_DEFAULT_DATABASE),
-        help=f"SQLite database of file metadata and content (default: ./{_DEFAULT_DATABASE})",
+        metavar="PATH|URL",
+        default=default(os.environ.get(ENV_DATABASE) or _DEFAULT_DATABASE),
+        help="SQLite file or postgresql:// URL of the file metadata and the Database "
+        f"store's content (default: ${ENV_DATABASE} or ./{_DEFAULT_DATABASE}); prefer the "
+        "environment variable for a URL with a password",
     )
     group.add_argument(
         "--connection-string",

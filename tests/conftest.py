@@ -46,6 +46,7 @@ from s3lite import (
 )
 from s3lite._options import OptionArguments
 from tests.faultproxy import FaultProxy, upstream_of
+from tests.pgserver import PostgresServer, postgres_server
 
 CONNECTION_ENV = "S3LITE_TEST_CONNECTION_STRING"
 SERVER_ENV = "S3LITE_TEST_SERVER"
@@ -138,6 +139,13 @@ def pytest_report_header(config: pytest.Config) -> str:
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Every async test runs on asyncio and on trio."""
     return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """The session's PostgreSQL server (started on first use; tests/pgserver.py)."""
+    with postgres_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,14 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import anyio
 import pytest
 
-from s3lite._cli import ENV_CONNECTION_STRING, main, progress_line
+from s3lite._cli import ENV_CONNECTION_STRING, ENV_DATABASE, main, progress_line
 from tests.conftest import TestServer, empty_and_delete_bucket, unique_bucket_name
+from tests.pgserver import PostgresServer
 
 RECORD = "0b6c4c5e-39ba-4f5e-9df3-0d4b5b0c1a2e"
 COMMANDS = (
@@ -295,3 +297,27 @@ def test_progress_line_draws_a_bar_on_a_terminal_and_plain_text_otherwise() -> N
     plain = progress_line("put b", 1024, None, 0.0, bar=True)
     assert plain == "put b: 1.0 KiB"  # no total: no bar, no share
     assert progress_line("put c", 10, 10, 1.0, bar=False) == "put c: 10 B of 10 B (100%), 10 B/s"
+
+
+def test_a_session_on_postgresql_from_the_environment(
+    capsys: pytest.CaptureFixture[str],
+    in_tmp_folder: Path,
+    pg_server: PostgresServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pg_server.fresh_database() as url:
+        monkeypatch.setenv(ENV_DATABASE, url)
+        password = str(urlsplit(url).password)
+        Path("report.txt").write_bytes(b"shared catalogue\n")
+        code, out, err = run(capsys, "put", "ActivityFile", RECORD, "report.txt")
+        assert code == 0, err
+        file_id = out.strip()
+        assert not (in_tmp_folder / "files.db").exists()
+        code, out, _ = run(capsys, "ls")
+        assert file_id in out and "Database" in out
+        code, out, _ = run(capsys, "--database", str(in_tmp_folder / "other.db"), "ls")
+        assert file_id not in out  # --database wins over the environment
+        wrong = url.replace(f":{password}@", ":not-the-password@")
+        code, out, err = run(capsys, "--database", wrong, "ls")
+        assert code != 0 and "password authentication failed" in err
+        assert password not in out + err and "not-the-password" not in out + err

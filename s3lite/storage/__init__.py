@@ -1,4 +1,7 @@
-"""``s3lite.storage``: files attached to CRM records, in SQLite or in S3.
+"""``s3lite.storage``: files attached to CRM records, in the database or in S3.
+
+The database is SQLite (a path: one host) or PostgreSQL (a ``postgresql://`` URL and
+the ``s3lite[postgres]`` extra: a catalogue shared by several hosts).
 
 >>> async with FileStorage("files.db", connection_string=None) as fs:
 ...     info = await fs.upload("ActivityFile", record_id, "report.pdf", b"...")

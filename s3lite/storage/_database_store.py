@@ -1,4 +1,4 @@
-"""The ``Database`` content store: content in the SQLite database, in chunks.
+"""The ``Database`` content store: content in the storage database, in chunks.
 
 Rules of this module:
 - It owns the ``file_content`` and ``file_chunks`` tables.  Content is written and
@@ -12,7 +12,6 @@ Rules of this module:
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Final
@@ -23,10 +22,10 @@ import anyio
 from s3lite._body import Buffer
 from s3lite._exceptions import StorageError
 
+from ._database import Connection, Database
 from ._errors import ContentConflict, ContentMissing
 from ._metadata import now
 from ._models import DATABASE, StorageCode
-from ._sqlite import Database, transaction
 from ._stores import CHUNK_SIZE, Content, Rechunker
 
 __all__ = ["DatabaseStore"]
@@ -34,8 +33,8 @@ __all__ = ["DatabaseStore"]
 _WHERE: Final = "the Database store"
 
 
-def _begin(conn: sqlite3.Connection, file_id: str) -> None:
-    with transaction(conn):
+def _begin(conn: Connection, file_id: str) -> None:
+    with conn.transaction():
         row = conn.execute(
             "SELECT area, complete FROM file_content WHERE file_id = ?", (file_id,)
         ).fetchone()
@@ -46,15 +45,15 @@ def _begin(conn: sqlite3.Connection, file_id: str) -> None:
         conn.execute("INSERT INTO file_content (file_id, area) VALUES (?, 'objects')", (file_id,))
 
 
-def _append(conn: sqlite3.Connection, file_id: str, seq: int, data: Buffer) -> None:
-    with transaction(conn):
+def _append(conn: Connection, file_id: str, seq: int, data: Buffer) -> None:
+    with conn.transaction():
         conn.execute(
             "INSERT INTO file_chunks (file_id, seq, data) VALUES (?, ?, ?)", (file_id, seq, data)
         )
 
 
-def _complete(conn: sqlite3.Connection, file_id: str, chunks: int, size: int) -> None:
-    with transaction(conn):
+def _complete(conn: Connection, file_id: str, chunks: int, size: int) -> None:
+    with conn.transaction():
         cursor = conn.execute(
             "UPDATE file_content SET complete = 1, chunks = ?, size = ? "
             "WHERE file_id = ? AND area = 'objects' AND complete = 0",
@@ -64,8 +63,8 @@ def _complete(conn: sqlite3.Connection, file_id: str, chunks: int, size: int) ->
             raise ContentMissing(file_id, f"{_WHERE} (the write was discarded)")
 
 
-def _remove(conn: sqlite3.Connection, file_id: str, condition: str) -> None:
-    with transaction(conn):
+def _remove(conn: Connection, file_id: str, condition: str) -> None:
+    with conn.transaction():
         row = conn.execute(
             f"SELECT 1 FROM file_content WHERE file_id = ? AND {condition}", (file_id,)
         ).fetchone()
@@ -74,7 +73,7 @@ def _remove(conn: sqlite3.Connection, file_id: str, condition: str) -> None:
             conn.execute("DELETE FROM file_content WHERE file_id = ?", (file_id,))
 
 
-def _chunk_count(conn: sqlite3.Connection, file_id: str) -> int | None:
+def _chunk_count(conn: Connection, file_id: str) -> int | None:
     row = conn.execute(
         "SELECT chunks FROM file_content WHERE file_id = ? AND area = 'objects' AND complete = 1",
         (file_id,),
@@ -82,15 +81,15 @@ def _chunk_count(conn: sqlite3.Connection, file_id: str) -> int | None:
     return None if row is None else int(row[0])
 
 
-def _chunk(conn: sqlite3.Connection, file_id: str, seq: int) -> bytes | None:
+def _chunk(conn: Connection, file_id: str, seq: int) -> bytes | None:
     row = conn.execute(
         "SELECT data FROM file_chunks WHERE file_id = ? AND seq = ?", (file_id, seq)
     ).fetchone()
     return None if row is None else bytes(row[0])
 
 
-def _copy(conn: sqlite3.Connection, source_id: str, target_id: str) -> bool:
-    with transaction(conn):
+def _copy(conn: Connection, source_id: str, target_id: str) -> bool:
+    with conn.transaction():
         row = conn.execute(
             "SELECT chunks, size FROM file_content "
             "WHERE file_id = ? AND area = 'objects' AND complete = 1",
@@ -102,7 +101,7 @@ def _copy(conn: sqlite3.Connection, source_id: str, target_id: str) -> bool:
         conn.execute("DELETE FROM file_content WHERE file_id = ?", (target_id,))
         conn.execute(
             "INSERT INTO file_chunks (file_id, seq, data) "
-            "SELECT ?, seq, data FROM file_chunks WHERE file_id = ?",
+            "SELECT CAST(? AS TEXT), seq, data FROM file_chunks WHERE file_id = ?",
             (target_id, source_id),
         )
         conn.execute(
@@ -113,9 +112,9 @@ def _copy(conn: sqlite3.Connection, source_id: str, target_id: str) -> bool:
         return True
 
 
-def _move(conn: sqlite3.Connection, file_id: str, source: str, target: str, at: str) -> bool:
+def _move(conn: Connection, file_id: str, source: str, target: str, at: str) -> bool:
     """Move complete content between areas; true if it is (now or already) in ``target``."""
-    with transaction(conn):
+    with conn.transaction():
         row = conn.execute(
             "SELECT area FROM file_content WHERE file_id = ? AND complete = 1", (file_id,)
         ).fetchone()
@@ -131,7 +130,7 @@ def _move(conn: sqlite3.Connection, file_id: str, source: str, target: str, at: 
 
 
 class DatabaseStore:
-    """Content in the storage database itself (the default store)."""
+    """Content in the storage database itself (SQLite or PostgreSQL; the default store)."""
 
     code: StorageCode = DATABASE
 
@@ -140,7 +139,7 @@ class DatabaseStore:
         self.chunk_size = chunk_size
 
     def __repr__(self) -> str:
-        return f"DatabaseStore({self._db.path!r})"
+        return f"DatabaseStore({self._db.name!r})"
 
     async def read(self, file_id: UUID) -> AsyncGenerator[bytes, None]:
         key = str(file_id)

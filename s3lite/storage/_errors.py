@@ -11,7 +11,8 @@
     ├── StorageNotConfigured         the store a file or an operation needs has no connection
     ├── StorageAlreadyConfigured     a second S3 storage was configured
     ├── FileBusy                     another process is changing the file (try again)
-    ├── StorageDatabaseError         the SQLite database failed (locked, corrupt, unwritable)
+    ├── StorageDatabaseError         the storage database failed (SQLite or PostgreSQL:
+    │                            locked, corrupt, unreachable, refused)
     └── ContentMissing               the store named by a file's metadata lacks its content
 
 A bad connection string raises ``s3lite.ConfigurationError``; corrupt content
@@ -111,7 +112,9 @@ class FileBusy(_Rebuilt):
 
 
 class StorageDatabaseError(StorageError):
-    """The storage's SQLite database failed (cannot be opened, locked too long, corrupt)."""
+    """The storage database failed: it cannot be opened or reached, refused the login,
+    was locked too long, or is corrupt.  The message names the SQLite path or the
+    PostgreSQL user, host and database, never a password."""
 
 
 class ContentMissing(_Rebuilt):

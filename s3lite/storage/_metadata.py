@@ -1,22 +1,27 @@
-"""File metadata, settings and feature toggles in the SQLite database.
+"""File metadata, settings, feature toggles and leases in the storage database.
 
 Rules of this module:
 - It owns the ``files``, ``settings``, ``features`` and ``leases`` tables.
 - Every state change is one conditional ``UPDATE ... WHERE state = ?``: it succeeds
-  only from the expected state, so two tasks or processes cannot both win.
+  only from the expected state, so two tasks, processes or hosts cannot both win.
+- A lease is taken by one conditional upsert (free, expired or already ours), so
+  two hosts racing for it cannot both get it; lease times are the database's clock.
+- Migration batches are claimed: the candidate rows are locked (``SKIP LOCKED``
+  where several hosts write at once) and leased in one transaction, so hosts
+  migrating at the same time split the files between them.
 - Each query is a plain ``_fn(conn, ...)`` run by ``Database.run``; ``Metadata``
   only wraps them in async methods.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
+from ._database import Connection, Database
 from ._models import FileInfo, FileState, StorageCode, record_id_from_text
-from ._sqlite import Database, transaction
 
 __all__ = ["Metadata", "now"]
 
@@ -31,7 +36,7 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def _info(row: sqlite3.Row) -> FileInfo:
+def _info(row: Any) -> FileInfo:
     deleted = row["deleted_at"]
     return FileInfo(
         id=UUID(row["id"]),
@@ -49,13 +54,13 @@ def _info(row: sqlite3.Row) -> FileInfo:
     )
 
 
-def _get(conn: sqlite3.Connection, file_id: str) -> FileInfo | None:
+def _get(conn: Connection, file_id: str) -> FileInfo | None:
     row = conn.execute(f"SELECT {_COLUMNS} FROM files WHERE id = ?", (file_id,)).fetchone()
     return None if row is None else _info(row)
 
 
 def _insert(
-    conn: sqlite3.Connection,
+    conn: Connection,
     file_id: str,
     schema: str,
     record_id: str,
@@ -63,7 +68,7 @@ def _insert(
     storage: StorageCode,
     at: str,
 ) -> None:
-    with transaction(conn):
+    with conn.transaction():
         conn.execute(
             "INSERT INTO files (id, schema_name, record_id, name, storage, state, "
             "created_at, modified_at) VALUES (?, ?, ?, ?, ?, 'uploading', ?, ?)",
@@ -72,9 +77,9 @@ def _insert(
 
 
 def _finish_upload(
-    conn: sqlite3.Connection, file_id: str, size: int, sha256: str, at: str
+    conn: Connection, file_id: str, size: int, sha256: str, at: str
 ) -> FileInfo | None:
-    with transaction(conn):
+    with conn.transaction():
         cursor = conn.execute(
             "UPDATE files SET state = 'active', size = ?, sha256 = ?, modified_at = ? "
             "WHERE id = ? AND state = 'uploading'",
@@ -84,7 +89,7 @@ def _finish_upload(
 
 
 def _move_state(
-    conn: sqlite3.Connection,
+    conn: Connection,
     file_id: str,
     expected: FileState,
     new: FileState,
@@ -93,7 +98,7 @@ def _move_state(
 ) -> FileInfo | None:
     """``expected`` -> ``new``; ``deleted_at`` is set on the first deleted state, kept while
     deleted, cleared otherwise."""
-    with transaction(conn):
+    with conn.transaction():
         cursor = conn.execute(
             "UPDATE files SET state = ?, modified_at = ?, "
             "deleted_at = CASE WHEN ? THEN coalesce(deleted_at, ?) END "
@@ -103,8 +108,8 @@ def _move_state(
         return _get(conn, file_id) if cursor.rowcount == 1 else None
 
 
-def _delete_row(conn: sqlite3.Connection, file_id: str, state: FileState) -> bool:
-    with transaction(conn):
+def _delete_row(conn: Connection, file_id: str, state: FileState) -> bool:
+    with conn.transaction():
         cursor = conn.execute("DELETE FROM files WHERE id = ? AND state = ?", (file_id, state))
         return cursor.rowcount == 1
 
@@ -138,7 +143,7 @@ def _filters(
 
 
 def _page(
-    conn: sqlite3.Connection,
+    conn: Connection,
     schema: str | None,
     record_id: str | None,
     states: tuple[FileState, ...],
@@ -156,25 +161,8 @@ def _page(
     return [_info(row) for row in rows]
 
 
-def _candidates(
-    conn: sqlite3.Connection,
-    storage: StorageCode,
-    schemas: tuple[str, ...] | None,
-    exclude_schemas: tuple[str, ...] | None,
-    after_id: str,
-    limit: int,
-) -> list[FileInfo]:
-    where, params = _filters(None, None, ("active",), schemas, exclude_schemas, storage)
-    where.append("id > ?")
-    rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM files WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
-        (*params, after_id, limit),
-    ).fetchall()
-    return [_info(row) for row in rows]
-
-
 def _count_candidates(
-    conn: sqlite3.Connection,
+    conn: Connection,
     storage: StorageCode,
     schemas: tuple[str, ...] | None,
     exclude_schemas: tuple[str, ...] | None,
@@ -184,7 +172,7 @@ def _count_candidates(
     return int(conn.execute(sql, params).fetchone()[0])
 
 
-def _in_state(conn: sqlite3.Connection, state: FileState, before: str | None) -> list[FileInfo]:
+def _in_state(conn: Connection, state: FileState, before: str | None) -> list[FileInfo]:
     sql = f"SELECT {_COLUMNS} FROM files WHERE state = ?"
     params: list[object] = [state]
     if before is not None:
@@ -195,9 +183,9 @@ def _in_state(conn: sqlite3.Connection, state: FileState, before: str | None) ->
 
 
 def _switch_storage(
-    conn: sqlite3.Connection, file_id: str, source: StorageCode, target: StorageCode, sha: str
+    conn: Connection, file_id: str, source: StorageCode, target: StorageCode, sha: str
 ) -> bool:
-    with transaction(conn):
+    with conn.transaction():
         cursor = conn.execute(
             "UPDATE files SET storage = ?, stale_storage = ? "
             "WHERE id = ? AND storage = ? AND state = 'active' AND sha256 = ?",
@@ -206,14 +194,14 @@ def _switch_storage(
         return cursor.rowcount == 1
 
 
-def _stale(conn: sqlite3.Connection) -> list[tuple[str, StorageCode]]:
+def _stale(conn: Connection) -> list[tuple[str, StorageCode]]:
     rows = conn.execute(
         "SELECT id, stale_storage FROM files WHERE stale_storage IS NOT NULL ORDER BY id"
     ).fetchall()
     return [(row[0], row[1]) for row in rows]
 
 
-def _stale_of(conn: sqlite3.Connection, file_id: str) -> tuple[StorageCode, StorageCode] | None:
+def _stale_of(conn: Connection, file_id: str) -> tuple[StorageCode, StorageCode] | None:
     row = conn.execute(
         "SELECT storage, stale_storage FROM files WHERE id = ? AND stale_storage IS NOT NULL",
         (file_id,),
@@ -221,51 +209,125 @@ def _stale_of(conn: sqlite3.Connection, file_id: str) -> tuple[StorageCode, Stor
     return None if row is None else (row[0], row[1])
 
 
-def _clear_stale(conn: sqlite3.Connection, file_id: str, storage: StorageCode) -> None:
-    with transaction(conn):
+def _clear_stale(conn: Connection, file_id: str, storage: StorageCode) -> None:
+    with conn.transaction():
         conn.execute(
             "UPDATE files SET stale_storage = NULL WHERE id = ? AND stale_storage = ?",
             (file_id, storage),
         )
 
 
-def _count_using(conn: sqlite3.Connection, storage: StorageCode) -> int:
+def _count_using(conn: Connection, storage: StorageCode) -> int:
     row = conn.execute(
         "SELECT count(*) FROM files WHERE storage = ? OR stale_storage = ?", (storage, storage)
     ).fetchone()
     return int(row[0])
 
 
+def _lease_times(conn: Connection, seconds: float) -> tuple[str, str]:
+    start = conn.now()
+    until = start + timedelta(seconds=seconds)
+    return start.isoformat(timespec="microseconds"), until.isoformat(timespec="microseconds")
+
+
+def _take_lease(
+    conn: Connection, file_id: str, owner: str, at: str, until: str, is_gone: Callable[[str], bool]
+) -> str | None:
+    """Take the lease unless another live owner holds it (then returns that owner)."""
+    cursor = conn.execute(
+        "INSERT INTO leases (file_id, owner, expires_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (file_id) DO UPDATE SET owner = excluded.owner, "
+        "expires_at = excluded.expires_at "
+        "WHERE leases.owner = excluded.owner OR leases.expires_at <= ?",
+        (file_id, owner, until, at),
+    )
+    if cursor.rowcount == 1:
+        return None
+    row = conn.execute("SELECT owner FROM leases WHERE file_id = ?", (file_id,)).fetchone()
+    if row is None:  # released meanwhile (only where the transaction saw it before)
+        return "unknown"
+    holder = str(row[0])
+    if not is_gone(holder):
+        return holder
+    cursor = conn.execute(
+        "UPDATE leases SET owner = ?, expires_at = ? WHERE file_id = ? AND owner = ?",
+        (owner, until, file_id, holder),
+    )
+    return None if cursor.rowcount == 1 else holder
+
+
 def _acquire_lease(
-    conn: sqlite3.Connection,
+    conn: Connection,
     file_id: str,
     owner: str,
-    at: str,
-    until: str,
+    seconds: float,
     is_gone: Callable[[str], bool],
 ) -> str | None:
     """Take the lease of a file unless another live owner holds it; returns that owner."""
-    with transaction(conn):
-        row = conn.execute(
-            "SELECT owner, expires_at FROM leases WHERE file_id = ?", (file_id,)
-        ).fetchone()
-        if row is not None and row[0] != owner and row[1] > at and not is_gone(row[0]):
-            return str(row[0])
-        conn.execute(
-            "INSERT INTO leases (file_id, owner, expires_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (file_id) DO UPDATE SET owner = excluded.owner, "
-            "expires_at = excluded.expires_at",
-            (file_id, owner, until),
-        )
-        return None
+    with conn.transaction():
+        at, until = _lease_times(conn, seconds)
+        return _take_lease(conn, file_id, owner, at, until, is_gone)
 
 
-def _release_lease(conn: sqlite3.Connection, file_id: str, owner: str) -> None:
-    with transaction(conn):
+def _claim_candidates(
+    conn: Connection,
+    storage: StorageCode,
+    schemas: tuple[str, ...] | None,
+    exclude_schemas: tuple[str, ...] | None,
+    after_id: str,
+    limit: int,
+    owner: str,
+    seconds: float,
+    is_gone: Callable[[str], bool],
+) -> tuple[list[FileInfo], str | None]:
+    """Lease up to ``limit`` active files of ``storage`` after ``after_id`` (id order)
+    that no other live owner holds; returns them and the last id looked at."""
+    where, params = _filters(None, None, ("active",), schemas, exclude_schemas, storage)
+    where.append("id > ?")
+    with conn.transaction():
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM files WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
+            + conn.skip_locked,
+            (*params, after_id, limit),
+        ).fetchall()
+        at, until = _lease_times(conn, seconds)
+        claimed = [
+            _info(row)
+            for row in rows
+            if _take_lease(conn, row["id"], owner, at, until, is_gone) is None
+        ]
+    return claimed, (str(rows[-1]["id"]) if rows else None)
+
+
+def _release_lease(conn: Connection, file_id: str, owner: str) -> None:
+    with conn.transaction():
         conn.execute("DELETE FROM leases WHERE file_id = ? AND owner = ?", (file_id, owner))
 
 
-def _get_setting(conn: sqlite3.Connection, name: str) -> str | None:
+def _release_abandoned_leases(conn: Connection, is_gone: Callable[[str], bool]) -> int:
+    """Delete leases that expired or whose owner process is gone; how many."""
+    with conn.transaction():
+        at = conn.now().isoformat(timespec="microseconds")
+        released = 0
+        for file_id, owner, expires_at in conn.execute(
+            "SELECT file_id, owner, expires_at FROM leases"
+        ).fetchall():
+            if expires_at <= at or is_gone(owner):
+                cursor = conn.execute(
+                    "DELETE FROM leases WHERE file_id = ? AND owner = ? AND expires_at = ?",
+                    (file_id, owner, expires_at),
+                )
+                released += cursor.rowcount
+        return released
+
+
+def _release_leases(conn: Connection, file_ids: list[str], owner: str) -> None:
+    with conn.transaction():
+        for file_id in file_ids:
+            conn.execute("DELETE FROM leases WHERE file_id = ? AND owner = ?", (file_id, owner))
+
+
+def _get_setting(conn: Connection, name: str) -> str | None:
     row = conn.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
     return None if row is None else str(row[0])
 
@@ -276,17 +338,17 @@ _UPSERT_SETTING = (
 )
 
 
-def _set_setting(conn: sqlite3.Connection, name: str, value: str) -> None:
-    with transaction(conn):
+def _set_setting(conn: Connection, name: str, value: str) -> None:
+    with conn.transaction():
         conn.execute(_UPSERT_SETTING, (name, value))
 
 
 def _claim_setting(
-    conn: sqlite3.Connection, name: str, value: str, storage: StorageCode
+    conn: Connection, name: str, value: str, storage: StorageCode
 ) -> str | None:
     """Set ``name`` to ``value`` unless it holds another value still used by files of
     ``storage``; returns the value that blocked it, or ``None``."""
-    with transaction(conn):
+    with conn.transaction():
         row = conn.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
         if row is not None and row[0] != value and _count_using(conn, storage):
             return str(row[0])
@@ -294,13 +356,13 @@ def _claim_setting(
         return None
 
 
-def _get_feature(conn: sqlite3.Connection, name: str) -> bool | None:
+def _get_feature(conn: Connection, name: str) -> bool | None:
     row = conn.execute("SELECT enabled FROM features WHERE name = ?", (name,)).fetchone()
     return None if row is None else bool(row[0])
 
 
-def _set_feature(conn: sqlite3.Connection, name: str, enabled: bool) -> None:
-    with transaction(conn):
+def _set_feature(conn: Connection, name: str, enabled: bool) -> None:
+    with conn.transaction():
         conn.execute(
             "INSERT INTO features (name, enabled) VALUES (?, ?) "
             "ON CONFLICT (name) DO UPDATE SET enabled = excluded.enabled",
@@ -343,16 +405,6 @@ class Metadata:
     ) -> list[FileInfo]:
         return await self._db.run(_page, schema, record_id, states, after, limit)
 
-    async def candidates(
-        self,
-        storage: StorageCode,
-        schemas: tuple[str, ...] | None,
-        exclude_schemas: tuple[str, ...] | None,
-        after_id: str,
-        limit: int,
-    ) -> list[FileInfo]:
-        return await self._db.run(_candidates, storage, schemas, exclude_schemas, after_id, limit)
-
     async def count_candidates(
         self,
         storage: StorageCode,
@@ -383,13 +435,42 @@ class Metadata:
         self, file_id: UUID, owner: str, seconds: float, is_gone: Callable[[str], bool]
     ) -> str | None:
         """Take the file's lease for ``seconds``; the live owner holding it, if any."""
-        start = datetime.now(UTC)
-        at = start.isoformat(timespec="microseconds")
-        until = (start + timedelta(seconds=seconds)).isoformat(timespec="microseconds")
-        return await self._db.run(_acquire_lease, str(file_id), owner, at, until, is_gone)
+        return await self._db.run(_acquire_lease, str(file_id), owner, seconds, is_gone)
 
     async def release_lease(self, file_id: UUID, owner: str) -> None:
         await self._db.run(_release_lease, str(file_id), owner)
+
+    async def release_abandoned_leases(self, is_gone: Callable[[str], bool]) -> int:
+        """Delete leases that expired or whose owner ``is_gone``; how many."""
+        return await self._db.run(_release_abandoned_leases, is_gone)
+
+    async def release_leases(self, file_ids: Sequence[UUID], owner: str) -> None:
+        """Release ``owner``'s leases of ``file_ids`` (those it still holds)."""
+        await self._db.run(_release_leases, [str(i) for i in file_ids], owner)
+
+    async def claim_candidates(
+        self,
+        storage: StorageCode,
+        schemas: tuple[str, ...] | None,
+        exclude_schemas: tuple[str, ...] | None,
+        after_id: str,
+        limit: int,
+        owner: str,
+        seconds: float,
+        is_gone: Callable[[str], bool],
+    ) -> tuple[list[FileInfo], str | None]:
+        """Lease the next migration batch (see ``_claim_candidates``)."""
+        return await self._db.run(
+            _claim_candidates,
+            storage,
+            schemas,
+            exclude_schemas,
+            after_id,
+            limit,
+            owner,
+            seconds,
+            is_gone,
+        )
 
     async def get_setting(self, name: str) -> str | None:
         return await self._db.run(_get_setting, name)

@@ -11,6 +11,9 @@ Rules of this module:
   leftovers of a run interrupted after the switch are deleted at the start of
   the next run (or by ``repair``).  Nothing is copied twice or lost.
 - A file that fails is logged, counted with its error, and stays in the source.
+- Batches are claimed (``Metadata.claim_candidates``): files another host is
+  migrating at the same time are passed over, not waited for; the files a run
+  leaves behind (limits, failures, another host's) count in ``remaining``.
 - Only active files migrate.  Recycled files stay in their store's recycle area,
   where their store's retention removes them; ``restore`` returns them there.
 """
@@ -28,7 +31,7 @@ import anyio
 from s3lite._exceptions import IntegrityError, S3Error
 
 from ._errors import ContentConflict, InvalidStorageRequest
-from ._locks import FileLocks
+from ._locks import FileLocks, process_is_gone
 from ._metadata import Metadata
 from ._models import MigrationFailure, MigrationReport, StorageCode
 from ._recycling import StoreLookup, remove_leftovers
@@ -103,10 +106,19 @@ async def migrate(
         size = options.batch_size
         if options.limit is not None:
             size = min(size, options.limit - attempted)
-        batch = await meta.candidates(source, options.schemas, options.exclude_schemas, after, size)
-        if not batch:
+        batch, last = await meta.claim_candidates(
+            source,
+            options.schemas,
+            options.exclude_schemas,
+            after,
+            size,
+            locks.owner,
+            locks.lease_seconds,
+            process_is_gone,
+        )
+        if last is None:
             break
-        after = str(batch[-1].id)
+        after = last
         attempted += len(batch)
         try:
             async with anyio.create_task_group() as group:
@@ -116,6 +128,9 @@ async def migrate(
             if len(group_error.exceptions) == 1:
                 raise group_error.exceptions[0] from None
             raise
+        finally:  # the claims of files not reached (a cancellation, a bug)
+            with anyio.CancelScope(shield=True):
+                await meta.release_leases([info.id for info in batch], locks.owner)
     remaining = await meta.count_candidates(source, options.schemas, options.exclude_schemas)
     return replace(report, remaining=remaining)
 

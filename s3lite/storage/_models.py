@@ -154,6 +154,8 @@ class RepairReport:
     leftovers_removed: int = 0
     uploads_discarded: int = 0
     failed: tuple[tuple[UUID, str], ...] = field(default=())
+    leases_released: int = 0
+    """Leases left by processes that died (on this host) or expired (anywhere)."""
 
 
 @dataclass(frozen=True, slots=True)

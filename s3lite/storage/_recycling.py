@@ -24,7 +24,7 @@ from uuid import UUID
 from s3lite._exceptions import S3Error, StorageError
 
 from ._errors import FileNotFoundInStorage
-from ._locks import FileLocks
+from ._locks import FileLocks, process_is_gone
 from ._metadata import Metadata
 from ._models import FileInfo, FileState, RepairReport, StorageCode
 from ._stores import ContentStore
@@ -138,10 +138,12 @@ async def repair(
                 discarded += await _discard_abandoned(meta, stores, info)
         except S3Error as error:
             failed.append((info.id, str(error)))
+    released = await meta.release_abandoned_leases(process_is_gone)
     return RepairReport(
         deletes_finished=counts[DELETE.name],
         restores_finished=counts[RESTORE.name],
         leftovers_removed=removed,
         uploads_discarded=discarded,
         failed=tuple(failed),
+        leases_released=released,
     )

@@ -34,6 +34,7 @@ from s3lite._lifecycle import AsyncResource, Lifecycle, State
 from s3lite._models import LifecycleRule
 from s3lite._options import MAX_SINGLE_PUT, MIN_PART_SIZE, ClientOptions
 
+from ._backends import open_database
 from ._database_store import DatabaseStore
 from ._errors import (
     FileDeleted,
@@ -78,7 +79,6 @@ from ._retention import (
     recycle_rule,
 )
 from ._s3_store import S3Store
-from ._sqlite import Database
 from ._stores import CHUNK_SIZE, ContentStore
 from ._upload import Upload, discard_upload, store_new_file
 
@@ -128,7 +128,10 @@ class FileStorage(AsyncResource):
     """Files attached to CRM records, stored in the embedded database or in S3.
 
     ``async with FileStorage("files.db") as fs:`` uses the SQLite database only;
-    pass ``connection_string`` (``ServiceUrl=...; AccessKey=...; SecretKey=...;
+    ``FileStorage("postgresql://user@host/db")`` keeps the metadata and the Database
+    store's content in PostgreSQL instead (the ``s3lite[postgres]`` extra), for
+    applications that share one file catalogue across hosts.  Pass
+    ``connection_string`` (``ServiceUrl=...; AccessKey=...; SecretKey=...;
     ObjectBucketName=...; RecycleBucketName=...;``) or ``config_file`` (a
     ``ConnectionStrings.config`` with ``<add name="s3Connection" .../>``) to connect
     S3.  ``ActiveFileContentStorage`` (``set_active_storage``) chooses where new
@@ -175,7 +178,7 @@ class FileStorage(AsyncResource):
         self._config_file = config_file
         self._connection_name = connection_name
         self._part_size = part_size
-        self._db = Database(database)
+        self._db = open_database(database)
         self._meta = Metadata(self._db)
         self._database_store = DatabaseStore(self._db, chunk_size)
         self._s3: S3Store | None = None
@@ -186,7 +189,7 @@ class FileStorage(AsyncResource):
 
     def __repr__(self) -> str:
         s3 = "not connected" if self._s3 is None else repr(self._s3)
-        return f"FileStorage(database={self._db.path!r}, s3={s3})"
+        return f"FileStorage(database={self._db.name!r}, s3={s3})"
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -532,7 +535,8 @@ class FileStorage(AsyncResource):
 
     async def repair(self, *, abandoned_after: timedelta = timedelta(days=1)) -> RepairReport:
         """Finish interrupted deletes and restores, remove leftovers of interrupted
-        migrations, and discard uploads unfinished for longer than ``abandoned_after``."""
+        migrations, discard uploads unfinished for longer than ``abandoned_after``, and
+        release the leases of processes that died (on this host) or expired."""
         self._check_open()
         return await repair(self._meta, self._store, self._locks, abandoned_after=abandoned_after)
 

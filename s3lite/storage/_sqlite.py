@@ -1,12 +1,13 @@
-"""The one SQLite database of a ``FileStorage``: connection, schema, transactions.
+"""The SQLite backend of the storage database (the embedded default).
 
 Rules of this module:
 - One connection per ``FileStorage``, used only from worker threads, one call at a
   time (a capacity limiter of 1): sqlite3 never runs on the event loop and is never
   used by two threads at once.
-- A call is a plain function ``fn(conn, *args)`` that runs whole in the worker; a
-  transaction never spans two calls.  Writes use ``BEGIN IMMEDIATE``.
-- WAL mode and a busy timeout let several processes share the file.
+- Writes use ``BEGIN IMMEDIATE``: one writer at a time across every process sharing
+  the file, so a transaction's reads cannot be raced and rows need no locks.
+- WAL mode and a busy timeout let several processes of one host share the file.
+- The schema version is SQLite's ``user_version``.
 - sqlite3 errors become ``StorageDatabaseError`` here, and only here.
 """
 
@@ -14,149 +15,96 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TypeVar, TypeVarTuple
 
 import anyio
 import anyio.to_thread
 
+from ._database import Connection
 from ._errors import StorageDatabaseError
-from ._models import FILE_STATES, STORAGE_CODES
+from ._schema import SCHEMA_VERSION, statements
 
-__all__ = ["SCHEMA_VERSION", "Database", "transaction"]
+__all__ = ["SqliteDatabase"]
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
-SCHEMA_VERSION = 1
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
-def _sql_list(values: tuple[str, ...]) -> str:
-    """``'a', 'b'``: SQL string literals of plain identifiers (checked, not escaped)."""
-    assert all(value.isidentifier() for value in values)
-    return ", ".join(f"'{value}'" for value in values)
+class _SqliteConnection:
+    """A ``Connection`` over one sqlite3 connection."""
+
+    skip_locked = ""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.raw = conn
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
+        return self.raw.execute(sql, params)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.raw.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.raw.execute("ROLLBACK")
+            raise
+        self.raw.execute("COMMIT")
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
 
 
-# Tables.  Timestamps are ISO 8601 UTC text with microseconds (they sort as text).
-_SCHEMA = """
--- Persisted settings (ActiveFileContentStorage, S3Storage, RecycleRetentionDays).
-CREATE TABLE IF NOT EXISTS settings (
-    name  TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
--- Feature toggles (UseBaseEntityFileDeleteListener).
-CREATE TABLE IF NOT EXISTS features (
-    name    TEXT PRIMARY KEY,
-    enabled INTEGER NOT NULL CHECK (enabled IN (0, 1))
-);
--- File metadata, one row per file. `storage` is the store holding the content.
-CREATE TABLE IF NOT EXISTS files (
-    id            TEXT PRIMARY KEY,
-    schema_name   TEXT NOT NULL,
-    record_id     TEXT NOT NULL,
-    name          TEXT NOT NULL,
-    size          INTEGER NOT NULL DEFAULT 0,
-    version       INTEGER NOT NULL DEFAULT 1,
-    storage       TEXT NOT NULL CHECK (storage IN ({storage_codes})),
-    sha256        TEXT,
-    state         TEXT NOT NULL
-                  CHECK (state IN ({file_states})),
-    created_at    TEXT NOT NULL,
-    modified_at   TEXT NOT NULL,
-    deleted_at    TEXT,
-    -- a store still holding a leftover copy after a migration moved the file away
-    stale_storage TEXT CHECK (stale_storage IN ({storage_codes}))
-);
-CREATE INDEX IF NOT EXISTS files_owner ON files (schema_name, record_id);
-CREATE INDEX IF NOT EXISTS files_state ON files (state, storage);
-CREATE INDEX IF NOT EXISTS files_created ON files (created_at, id);
--- Cross-process leases: which process is changing a file, until when.
-CREATE TABLE IF NOT EXISTS leases (
-    file_id    TEXT PRIMARY KEY,
-    owner      TEXT NOT NULL,
-    expires_at TEXT NOT NULL
-);
--- Content of the Database store: one row per stored content, in the `objects` area
--- or (soft-deleted) in the `recycle` area, like S3's object and recycle buckets.
-CREATE TABLE IF NOT EXISTS file_content (
-    file_id     TEXT PRIMARY KEY,
-    area        TEXT NOT NULL CHECK (area IN ('objects', 'recycle')),
-    complete    INTEGER NOT NULL DEFAULT 0 CHECK (complete IN (0, 1)),
-    chunks      INTEGER NOT NULL DEFAULT 0,
-    size        INTEGER NOT NULL DEFAULT 0,
-    recycled_at TEXT
-);
--- The bytes of the Database store, in chunks of about 1 MiB.
-CREATE TABLE IF NOT EXISTS file_chunks (
-    file_id TEXT NOT NULL,
-    seq     INTEGER NOT NULL,
-    data    BLOB NOT NULL,
-    PRIMARY KEY (file_id, seq)
-);
-""".format(
-    file_states=_sql_list(FILE_STATES),
-    storage_codes=_sql_list(STORAGE_CODES),
-)
-
-
-@contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """A write transaction (``BEGIN IMMEDIATE``), committed or rolled back."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def _connect(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(
+def _connect(path: str) -> _SqliteConnection:
+    raw = sqlite3.connect(
         path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
     )
+    conn = _SqliteConnection(raw)
     try:
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        with transaction(conn):
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        raw.row_factory = sqlite3.Row
+        raw.execute("PRAGMA journal_mode=WAL")
+        raw.execute("PRAGMA synchronous=NORMAL")
+        with conn.transaction():
+            version = int(raw.execute("PRAGMA user_version").fetchone()[0])
             if version > SCHEMA_VERSION:
                 raise sqlite3.DatabaseError(
                     f"database schema version {version} is newer than this s3lite "
                     f"({SCHEMA_VERSION})"
                 )
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in statements(step, "sqlite"):
+                    raw.execute(statement)
+            raw.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     except BaseException:
-        conn.close()
+        raw.close()
         raise
     return conn
 
 
-class Database:
+class SqliteDatabase:
     """A SQLite file, opened in a worker thread and used one call at a time."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = os.fspath(path)
-        self._conn: sqlite3.Connection | None = None
+        self.name = os.fspath(path)
+        self._conn: _SqliteConnection | None = None
         self._limiter: anyio.CapacityLimiter | None = None
 
     async def open(self) -> None:
         """Open (creating the file and its tables if needed)."""
         self._limiter = anyio.CapacityLimiter(1)
         try:
-            self._conn = await anyio.to_thread.run_sync(_connect, self.path, limiter=self._limiter)
+            self._conn = await anyio.to_thread.run_sync(_connect, self.name, limiter=self._limiter)
         except sqlite3.Error as error:
             raise StorageDatabaseError(
-                f"cannot open storage database {self.path!r}: {error}"
+                f"cannot open storage database {self.name!r}: {error}"
             ) from error
 
-    async def run(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
+    async def run(self, fn: Callable[[Connection, *Ts], T], *args: *Ts) -> T:
         """Run ``fn(conn, *args)`` in the database's worker thread."""
         if self._conn is None or self._limiter is None:
             raise RuntimeError("the storage database is not open")
@@ -164,11 +112,11 @@ class Database:
         try:
             return await anyio.to_thread.run_sync(lambda: fn(conn, *args), limiter=self._limiter)
         except sqlite3.Error as error:
-            raise StorageDatabaseError(f"storage database {self.path!r}: {error}") from error
+            raise StorageDatabaseError(f"storage database {self.name!r}: {error}") from error
 
     async def aclose(self) -> None:
         """Close the connection; safe to call more than once."""
         conn, self._conn = self._conn, None
         if conn is not None:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(conn.close, limiter=self._limiter)
+                await anyio.to_thread.run_sync(conn.raw.close, limiter=self._limiter)

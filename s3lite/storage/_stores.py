@@ -172,9 +172,8 @@ class Rechunker:
         while len(view) >= self._size:
             await self._flush(view[: self._size])
             view = view[self._size :]
-        if view:
-            self._block = bytearray(self._size)
-            self._block[: len(view)] = view
+        if view:  # sized to the data, grown by later writes: small files stay small
+            self._block = bytearray(view)
             self._fill = len(view)
 
     def remainder(self) -> memoryview:

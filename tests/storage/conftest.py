@@ -1,15 +1,17 @@
 """Fixtures of the storage suite: one ``FileStorage`` per content store.
 
 ``fs`` is parametrized over the stores, so every test using it is a conformance test
-run against ``Database`` (SQLite only, no S3 connection) and ``S3`` (the session's
-real S3 server, fresh buckets per test, S3 active).  ``fs_both`` is connected to S3
+run against ``Database`` (no S3 connection) and ``S3`` (the session's real S3 server,
+fresh buckets per test, S3 active).  ``database`` is parametrized over the metadata
+backends: a SQLite file, or a fresh database on the session's PostgreSQL server
+(tests/pgserver.py), so every test using it runs on both.  ``fs_both`` is connected to S3
 with the default ``Database`` active, for tests that switch stores.  Both remove
 their buckets afterwards through their own client.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,8 @@ import pytest
 from s3lite import S3Client
 from s3lite.storage import DATABASE, S3, FileStorage, StorageCode
 from tests.conftest import TestServer, empty_and_delete_bucket, unique_bucket_name
+from tests.pgserver import PostgresServer
+from tests.storage.dbhelpers import DatabaseSpec
 
 
 @dataclass(frozen=True)
@@ -53,8 +57,28 @@ def store_code(request: pytest.FixtureRequest) -> StorageCode:
     return code
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The metadata backend under test."""
+    return str(request.param)
+
+
 @pytest.fixture
-def database(tmp_path: Path) -> Path:
+def database(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[DatabaseSpec]:
+    """A new storage database: a SQLite file, or a fresh PostgreSQL database."""
+    if backend == "sqlite":
+        yield tmp_path / "files.db"
+        return
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    with server.fresh_database() as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_database(tmp_path: Path) -> Path:
+    """A SQLite storage database, for tests of what only SQLite has."""
     return tmp_path / "files.db"
 
 
@@ -66,7 +90,7 @@ async def _remove_buckets(storage: FileStorage, names: Buckets) -> None:
 
 @pytest.fixture
 async def fs(
-    store_code: StorageCode, database: Path, bucket_names: Buckets
+    store_code: StorageCode, database: DatabaseSpec, bucket_names: Buckets
 ) -> AsyncIterator[FileStorage]:
     """An open ``FileStorage`` whose active store is ``store_code`` (no S3 connection at
     all for ``Database``)."""
@@ -83,7 +107,7 @@ async def fs(
 
 
 @pytest.fixture
-async def fs_both(database: Path, bucket_names: Buckets) -> AsyncIterator[FileStorage]:
+async def fs_both(database: DatabaseSpec, bucket_names: Buckets) -> AsyncIterator[FileStorage]:
     """An open ``FileStorage`` connected to S3, with ``Database`` still active."""
     async with FileStorage(database, bucket_names.connection_string) as storage:
         try:

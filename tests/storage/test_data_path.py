@@ -20,6 +20,7 @@ from s3lite.storage._s3_store import S3Store
 from s3lite.storage._stores import Content, Digest, Rechunker
 from tests.conftest import TestServer
 from tests.storage.conftest import Buckets
+from tests.storage.dbhelpers import DatabaseSpec
 
 pytestmark = pytest.mark.anyio
 
@@ -144,7 +145,7 @@ async def test_bytes_reach_put_object_whole_and_streams_as_streams(
 
 
 async def test_a_path_upload_to_s3_is_multipart_and_checked(
-    database: Path, buckets: Buckets, s3: S3Client, tmp_path: Path
+    database: DatabaseSpec, buckets: Buckets, s3: S3Client, tmp_path: Path
 ) -> None:
     data = os.urandom(11 * MiB)
     path = tmp_path / "big.bin"

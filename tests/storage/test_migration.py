@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from contextlib import aclosing
-from pathlib import Path
 
 import anyio
 import anyio.lowlevel
@@ -16,6 +14,7 @@ from s3lite.storage import DATABASE, S3, FileInfo, FileStorage, MigrationReport,
 from s3lite.storage._database_store import DatabaseStore
 from s3lite.storage._s3_store import S3Store
 from tests.storage.conftest import Buckets
+from tests.storage.dbhelpers import DatabaseSpec, rows
 from tests.storage.test_conformance import payload
 
 pytestmark = pytest.mark.anyio
@@ -39,13 +38,12 @@ async def make_files(fs: FileStorage, code: StorageCode, count: int) -> dict[uui
 
 
 async def holders(
-    fs: FileStorage, database: Path, bucket_names: Buckets, s3: S3Client
+    fs: FileStorage, database: DatabaseSpec, bucket_names: Buckets, s3: S3Client
 ) -> dict[uuid.UUID, set[str]]:
     """Which stores physically hold content for each file id (any area)."""
     held: dict[uuid.UUID, set[str]] = {}
-    with sqlite3.connect(database) as conn:
-        for (file_id,) in conn.execute("SELECT file_id FROM file_content"):
-            held.setdefault(uuid.UUID(file_id), set()).add(DATABASE)
+    for (file_id,) in rows(database, "SELECT file_id FROM file_content"):
+        held.setdefault(uuid.UUID(file_id), set()).add(DATABASE)
     for bucket in (bucket_names.object_bucket, bucket_names.recycle_bucket):
         if await s3.bucket_exists(bucket):
             async for entry in s3.list_objects(bucket):
@@ -57,7 +55,7 @@ async def assert_each_file_once(
     fs: FileStorage,
     files: dict[uuid.UUID, bytes],
     expected_store: StorageCode,
-    database: Path,
+    database: DatabaseSpec,
     bucket_names: Buckets,
     s3: S3Client,
 ) -> None:
@@ -72,7 +70,11 @@ async def assert_each_file_once(
 
 @pytest.mark.parametrize("source", [DATABASE, S3])
 async def test_migration_moves_every_file_and_back(
-    fs_both: FileStorage, database: Path, bucket_names: Buckets, s3: S3Client, source: StorageCode
+    fs_both: FileStorage,
+    database: DatabaseSpec,
+    bucket_names: Buckets,
+    s3: S3Client,
+    source: StorageCode,
 ) -> None:
     target = OTHER[source]
     files = await make_files(fs_both, source, 7)
@@ -108,7 +110,7 @@ async def test_schema_filters_and_limit_choose_the_files(fs_both: FileStorage) -
 @pytest.mark.parametrize("source", [DATABASE, S3])
 async def test_a_failure_half_way_leaves_files_in_place_and_a_rerun_finishes(
     fs_both: FileStorage,
-    database: Path,
+    database: DatabaseSpec,
     bucket_names: Buckets,
     s3: S3Client,
     monkeypatch: pytest.MonkeyPatch,
@@ -146,7 +148,7 @@ async def test_a_failure_half_way_leaves_files_in_place_and_a_rerun_finishes(
 @pytest.mark.parametrize("source", [DATABASE, S3])
 async def test_a_crash_after_the_switch_leaves_a_leftover_that_the_rerun_removes(
     fs_both: FileStorage,
-    database: Path,
+    database: DatabaseSpec,
     bucket_names: Buckets,
     s3: S3Client,
     monkeypatch: pytest.MonkeyPatch,
@@ -186,7 +188,7 @@ async def test_a_crash_after_the_switch_leaves_a_leftover_that_the_rerun_removes
 
 
 async def test_recycled_files_stay_in_their_store_and_restore_there(
-    fs_both: FileStorage, database: Path, bucket_names: Buckets, s3: S3Client
+    fs_both: FileStorage, database: DatabaseSpec, bucket_names: Buckets, s3: S3Client
 ) -> None:
     files = await make_files(fs_both, DATABASE, 3)
     recycled = next(iter(files))
@@ -217,3 +219,26 @@ async def test_a_stale_copy_in_the_target_is_replaced_only_because_nothing_refer
     assert report.migrated == 1
     assert (await fs_both.info(info.id)).storage == S3
     assert await fs_both.read(info.id) == b"database bytes"
+
+
+async def test_two_storages_migrating_at_once_split_the_files_between_them(
+    fs_both: FileStorage, database: DatabaseSpec, bucket_names: Buckets, s3: S3Client
+) -> None:
+    files = await make_files(fs_both, DATABASE, 24)
+    reports: list[MigrationReport] = []
+
+    async def run(fs: FileStorage) -> None:
+        reports.append(await fs.migrate(DATABASE, S3, batch_size=3, concurrency=2))
+
+    async with (
+        FileStorage(database, bucket_names.connection_string) as other,
+        anyio.create_task_group() as group,
+    ):
+        group.start_soon(run, fs_both)
+        group.start_soon(run, other)
+    assert sum(report.migrated for report in reports) == len(files)
+    # Each passed over the batches the other had claimed, rather than waiting for
+    # them and finding them moved (which would count as skipped).
+    assert all(report.migrated > 0 and report.skipped == 0 for report in reports), reports
+    assert all(report.ok for report in reports)
+    await assert_each_file_once(fs_both, files, S3, database, bucket_names, s3)

@@ -12,12 +12,13 @@ from s3lite import S3Client
 from s3lite._options import ClientOptions, MiB, TransferOptions
 from s3lite.storage import S3, FileStorage, InvalidStorageRequest
 from tests.storage.conftest import Buckets
+from tests.storage.dbhelpers import DatabaseSpec
 
 pytestmark = pytest.mark.anyio
 
 
 async def _multipart_etag_parts(
-    database: Path, buckets: Buckets, s3: S3Client, options: ClientOptions | None
+    database: DatabaseSpec, buckets: Buckets, s3: S3Client, options: ClientOptions | None
 ) -> int:
     content = os.urandom(12 * MiB)
     async with FileStorage(database, buckets.connection_string, s3_options=options) as fs:
@@ -40,7 +41,9 @@ async def test_transfer_options_decide_the_parts_on_the_server(
     assert await _multipart_etag_parts(tmp_path / "c.db", buckets, s3, single) == 1
 
 
-async def test_client_options_are_those_of_the_client(database: Path, buckets: Buckets) -> None:
+async def test_client_options_are_those_of_the_client(
+    database: DatabaseSpec, buckets: Buckets
+) -> None:
     options = ClientOptions(checksum=None, payload_signing="unsigned", timeout=5.0)
     async with FileStorage(database, buckets.connection_string, s3_options=options) as fs:
         client = fs._s3_store().client
@@ -50,6 +53,6 @@ async def test_client_options_are_those_of_the_client(database: Path, buckets: B
         assert await fs.read(info.id) == b"no checksum"
 
 
-def test_s3_options_must_be_client_options(database: Path) -> None:
+def test_s3_options_must_be_client_options(database: DatabaseSpec) -> None:
     with pytest.raises(InvalidStorageRequest, match="ClientOptions"):
         FileStorage(database, s3_options={"checksum": None})  # type: ignore[arg-type]

@@ -40,9 +40,9 @@ async def test_putting_the_rule_keeps_other_rules(
     assert kept == {"tmp-cleanup": 1, "s3lite-recycle-expiry": 20}
 
 
-async def test_lifecycle_needs_s3_and_sane_days(database: Path, fs_both: FileStorage) -> None:
+async def test_lifecycle_needs_s3_and_sane_days(tmp_path: Path, fs_both: FileStorage) -> None:
     with pytest.raises(InvalidStorageRequest):
         await fs_both.put_recycle_lifecycle(0)
-    async with FileStorage(database.with_name("other.db")) as fs:
+    async with FileStorage(tmp_path / "other.db") as fs:
         with pytest.raises(StorageNotConfigured):
             await fs.put_recycle_lifecycle()

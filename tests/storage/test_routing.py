@@ -22,6 +22,7 @@ from s3lite.storage import (
 )
 from tests.conftest import TestServer, unique_bucket_name
 from tests.storage.conftest import Buckets
+from tests.storage.dbhelpers import DatabaseSpec
 
 pytestmark = pytest.mark.anyio
 
@@ -53,7 +54,7 @@ async def test_switching_the_active_store_half_way_keeps_old_files_readable(
 
 
 async def test_settings_and_toggles_survive_a_restart_and_are_shared(
-    database: Path, buckets: Buckets
+    database: DatabaseSpec, buckets: Buckets
 ) -> None:
     async with (
         FileStorage(database, buckets.connection_string) as first,
@@ -70,14 +71,16 @@ async def test_settings_and_toggles_survive_a_restart_and_are_shared(
         assert await again.features() == {"UseBaseEntityFileDeleteListener": True}
 
 
-async def test_s3_cannot_be_active_without_a_connection(database: Path) -> None:
+async def test_s3_cannot_be_active_without_a_connection(database: DatabaseSpec) -> None:
     async with FileStorage(database) as fs:
         with pytest.raises(StorageNotConfigured):
             await fs.set_active_storage("S3")
         assert await fs.active_storage() == DATABASE
 
 
-async def test_files_in_s3_need_the_connection_to_be_read(database: Path, buckets: Buckets) -> None:
+async def test_files_in_s3_need_the_connection_to_be_read(
+    database: DatabaseSpec, buckets: Buckets
+) -> None:
     async with FileStorage(database, buckets.connection_string) as fs:
         await fs.set_active_storage("S3")
         info = await fs.upload("ActivityFile", uuid.uuid4(), "a", b"x")
@@ -90,7 +93,7 @@ async def test_files_in_s3_need_the_connection_to_be_read(database: Path, bucket
 
 
 async def test_a_second_s3_storage_is_rejected(
-    database: Path, buckets: Buckets, s3_server: TestServer
+    database: DatabaseSpec, buckets: Buckets, s3_server: TestServer
 ) -> None:
     other = s3_server.connection_string(unique_bucket_name("o2"), unique_bucket_name("r2"))
     with pytest.raises(InvalidStorageRequest, match="not both"):  # a usage error
@@ -107,7 +110,7 @@ async def test_a_second_s3_storage_is_rejected(
 
 
 async def test_an_unused_s3_registration_can_be_replaced(
-    database: Path, buckets: Buckets, s3_server: TestServer
+    database: DatabaseSpec, buckets: Buckets, s3_server: TestServer
 ) -> None:
     async with FileStorage(database, buckets.connection_string):
         pass
@@ -116,7 +119,7 @@ async def test_an_unused_s3_registration_can_be_replaced(
         assert await fs.active_storage() == DATABASE
 
 
-async def test_connect_s3_after_opening(database: Path, buckets: Buckets) -> None:
+async def test_connect_s3_after_opening(database: DatabaseSpec, buckets: Buckets) -> None:
     async with FileStorage(database) as fs:
         await fs.connect_s3(buckets.connection_string)
         await fs.set_active_storage("S3")
@@ -124,7 +127,9 @@ async def test_connect_s3_after_opening(database: Path, buckets: Buckets) -> Non
         assert info.storage == S3
 
 
-async def test_config_file_is_read(database: Path, buckets: Buckets, tmp_path: Path) -> None:
+async def test_config_file_is_read(
+    database: DatabaseSpec, buckets: Buckets, tmp_path: Path
+) -> None:
     config = tmp_path / "ConnectionStrings.config"
     text = buckets.connection_string.replace("&", "&amp;").replace('"', "&quot;")
     config.write_text(
@@ -147,7 +152,7 @@ async def test_bad_connection_strings_raise_configuration_errors(tmp_path: Path)
             pass
 
 
-async def test_unknown_codes_and_features_are_rejected(database: Path) -> None:
+async def test_unknown_codes_and_features_are_rejected(database: DatabaseSpec) -> None:
     async with FileStorage(database) as fs:
         with pytest.raises(UnknownStorageCode, match="Database, S3"):
             await fs.set_active_storage("FileSystem")
@@ -157,7 +162,7 @@ async def test_unknown_codes_and_features_are_rejected(database: Path) -> None:
             await fs.migrate("Database", "Disk")
 
 
-async def test_no_secret_in_reprs_or_errors(database: Path, s3_server: TestServer) -> None:
+async def test_no_secret_in_reprs_or_errors(database: DatabaseSpec, s3_server: TestServer) -> None:
     secret = s3_server.settings.secret_key
     good = s3_server.connection_string(unique_bucket_name("o"), unique_bucket_name("r"))
     fs = FileStorage(database, good)
@@ -187,7 +192,9 @@ async def test_an_unusable_database_path_raises_a_storage_error(tmp_path: Path) 
             pass
 
 
-async def test_two_storages_on_one_database_write_and_delete_concurrently(database: Path) -> None:
+async def test_two_storages_on_one_database_write_and_delete_concurrently(
+    database: DatabaseSpec,
+) -> None:
     async with FileStorage(database) as first, FileStorage(database) as second:
         ids: list[uuid.UUID] = []
 

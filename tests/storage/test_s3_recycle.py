@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ from s3lite.storage import ContentConflict, FileDeleted, FileStorage, StorageNot
 from s3lite.storage._s3_store import S3Store
 from tests.conftest import TestServer, empty_and_delete_bucket, unique_bucket_name
 from tests.storage.conftest import Buckets
+from tests.storage.dbhelpers import DatabaseSpec
 
 pytestmark = pytest.mark.anyio
 
@@ -118,7 +118,7 @@ async def test_a_crash_after_both_steps_is_finished_too(
 
 
 async def test_without_a_recycle_bucket_s3_files_cannot_be_deleted(
-    database: Path, s3_server: TestServer, s3: S3Client
+    database: DatabaseSpec, s3_server: TestServer, s3: S3Client
 ) -> None:
     objects = unique_bucket_name("obj")
     text = s3_server.connection_string(objects, "unused").replace(" RecycleBucketName=unused;", "")

@@ -6,23 +6,22 @@ store, migrate (either direction, with or without a limit), toggle
 file of the model is readable with its content when active, and in the recycle bin
 (listed as deleted, reads refused with ``FileDeleted``) when deleted; its metadata
 names the store the model expects; and its content is in exactly one place, checked
-directly (the SQLite ``file_content`` table, the object and recycle buckets), with
-nothing else anywhere.  Never lost, never duplicated.
+directly (the ``file_content`` table, the object and recycle buckets), with nothing
+else anywhere.  Never lost, never duplicated.
 
-The machine runs on one backend (asyncio) through a blocking portal; the database is
-SQLite in a temporary folder and S3 is the session's server, with fresh buckets for
+The machine runs on one event loop backend (asyncio) through a blocking portal, on
+each metadata backend: SQLite in a temporary folder, or a fresh database on the
+session's PostgreSQL server.  S3 is the session's server, with fresh buckets for
 every machine instance.
 """
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal, TypeVar
 
 import anyio.from_thread
@@ -53,6 +52,8 @@ from s3lite.storage import (
     StorageCode,
 )
 from tests.conftest import TestServer, empty_and_delete_bucket, unique_bucket_name
+from tests.pgserver import PostgresServer
+from tests.storage.dbhelpers import DatabaseSpec, rows
 
 pytestmark = pytest.mark.integration
 
@@ -67,21 +68,32 @@ RECORDS: tuple[uuid.UUID | str, ...] = (
 DIRECTIONS: tuple[tuple[StorageCode, StorageCode], ...] = ((DATABASE, S3), (S3, DATABASE))
 MACHINE_SETTINGS = settings(max_examples=25, stateful_step_count=25, deadline=None)
 
-# State machines cannot take fixtures: the test hands them the server through these.
+# State machines cannot take fixtures: the test hands them the servers through these.
 _SERVER: TestServer | None = None
-_TMP: pytest.TempPathFactory | None = None
+_NEW_DATABASE: Callable[[ExitStack], DatabaseSpec] | None = None
+"""A new storage database, removed when the machine's stack closes."""
 
 
 @pytest.fixture
 def machine_environment(
-    s3_server: TestServer, tmp_path_factory: pytest.TempPathFactory
+    s3_server: TestServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    backend: str,
+    request: pytest.FixtureRequest,
 ) -> Iterator[None]:
-    global _SERVER, _TMP
-    _SERVER, _TMP = s3_server, tmp_path_factory
+    global _SERVER, _NEW_DATABASE
+
+    def new_database(stack: ExitStack) -> DatabaseSpec:
+        if backend == "sqlite":
+            return tmp_path_factory.mktemp("stateful") / "files.db"
+        server: PostgresServer = request.getfixturevalue("pg_server")
+        return stack.enter_context(server.fresh_database())
+
+    _SERVER, _NEW_DATABASE = s3_server, new_database
     try:
         yield
     finally:
-        _SERVER = _TMP = None
+        _SERVER = _NEW_DATABASE = None
 
 
 @dataclass
@@ -100,23 +112,20 @@ Place = tuple[StorageCode, str]
 Rows = tuple[list[tuple[str, str, int]], set[str], list[tuple[object, ...]]]
 
 
-def _content_rows(database: Path) -> Rows:
+def _content_rows(database: DatabaseSpec) -> Rows:
     """``file_content`` rows, ids with chunks, and rows that should not exist between steps."""
-    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    try:
-        content = [
-            (str(row[0]), str(row[1]), int(row[2]))
-            for row in conn.execute("SELECT file_id, area, complete FROM file_content")
-        ]
-        chunks = {str(row[0]) for row in conn.execute("SELECT DISTINCT file_id FROM file_chunks")}
-        odd: list[tuple[object, ...]] = conn.execute(
-            "SELECT id, state, stale_storage FROM files "
-            "WHERE state NOT IN ('active', 'deleted') OR stale_storage IS NOT NULL "
-            "UNION ALL SELECT file_id, 'lease', owner FROM leases"
-        ).fetchall()
-        return content, chunks, odd
-    finally:
-        conn.close()
+    content = [
+        (str(row[0]), str(row[1]), int(row[2]))
+        for row in rows(database, "SELECT file_id, area, complete FROM file_content")
+    ]
+    chunks = {str(row[0]) for row in rows(database, "SELECT DISTINCT file_id FROM file_chunks")}
+    odd: list[tuple[object, ...]] = rows(
+        database,
+        "SELECT id, state, stale_storage FROM files "
+        "WHERE state NOT IN ('active', 'deleted') OR stale_storage IS NOT NULL "
+        "UNION ALL SELECT file_id, 'lease', owner FROM leases",
+    )
+    return content, chunks, odd
 
 
 class StorageMachine(RuleBasedStateMachine):
@@ -126,9 +135,8 @@ class StorageMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        assert _SERVER is not None and _TMP is not None, "use the machine_environment fixture"
+        assert _SERVER is not None and _NEW_DATABASE is not None, "use machine_environment"
         server = _SERVER
-        self.database = _TMP.mktemp("stateful") / "files.db"
         self.object_bucket = unique_bucket_name("smo")
         self.recycle_bucket = unique_bucket_name("smr")
         self.model: dict[uuid.UUID, ModelFile] = {}
@@ -136,6 +144,7 @@ class StorageMachine(RuleBasedStateMachine):
         self.listener = False
         self._stack = ExitStack()
         try:
+            self.database = _NEW_DATABASE(self._stack)
             self.portal = self._stack.enter_context(
                 anyio.from_thread.start_blocking_portal("asyncio")
             )

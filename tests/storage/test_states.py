@@ -3,7 +3,6 @@ machine and the ``FileStorage`` lifecycle."""
 
 from __future__ import annotations
 
-import sqlite3
 import types
 import uuid
 from pathlib import Path
@@ -20,6 +19,7 @@ from s3lite.storage._models import (
     FileState,
 )
 from s3lite.storage._upload import _TRANSITIONS, UploadState
+from tests.storage.dbhelpers import DatabaseSpec, IntegrityErrors, execute
 
 pytestmark = pytest.mark.anyio
 
@@ -31,19 +31,15 @@ def test_the_state_groups_cover_every_state_once() -> None:
     assert set(LIVE_STATES) | set(RECYCLED_STATES) | {"uploading"} == set(FILE_STATES)
 
 
-async def test_the_database_refuses_a_state_not_in_file_state(database: Path) -> None:
+async def test_the_database_refuses_a_state_not_in_file_state(database: DatabaseSpec) -> None:
     async with FileStorage(database) as fs:
         info = await fs.upload("ActivityFile", uuid.uuid4(), "a.txt", b"x")
-    conn = sqlite3.connect(database)
-    try:
-        for state in FILE_STATES:
-            conn.execute("UPDATE files SET state = ? WHERE id = ?", (state, str(info.id)))
-        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
-            conn.execute("UPDATE files SET state = 'archived' WHERE id = ?", (str(info.id),))
-        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
-            conn.execute("UPDATE files SET storage = 'Tape' WHERE id = ?", (str(info.id),))
-    finally:
-        conn.close()
+    for state in FILE_STATES:
+        execute(database, "UPDATE files SET state = ? WHERE id = ?", (state, str(info.id)))
+    with pytest.raises(IntegrityErrors, match=r"(?i)check"):
+        execute(database, "UPDATE files SET state = 'archived' WHERE id = ?", (str(info.id),))
+    with pytest.raises(IntegrityErrors, match=r"(?i)check"):
+        execute(database, "UPDATE files SET storage = 'Tape' WHERE id = ?", (str(info.id),))
 
 
 def test_the_upload_transitions_are_one_table() -> None:
@@ -51,7 +47,7 @@ def test_the_upload_transitions_are_one_table() -> None:
     assert all(not _TRANSITIONS[end] for end in ("complete", "aborted"))
 
 
-async def test_an_upload_walks_its_states(database: Path) -> None:
+async def test_an_upload_walks_its_states(database: DatabaseSpec) -> None:
     async with FileStorage(database) as fs:
         upload = fs.begin_upload("ActivityFile", uuid.uuid4(), "a.txt")
         seen = [upload.state]
@@ -81,7 +77,7 @@ async def test_an_upload_walks_its_states(database: Path) -> None:
         assert failing.state == "new"  # nothing was written: it can be tried again
 
 
-async def test_file_storage_lifecycle_errors(database: Path) -> None:
+async def test_file_storage_lifecycle_errors(database: DatabaseSpec) -> None:
     fs = FileStorage(database)
     with pytest.raises(RuntimeError, match="not open"):
         await fs.active_storage()
@@ -96,22 +92,25 @@ async def test_file_storage_lifecycle_errors(database: Path) -> None:
     await fs.aclose()  # idempotent
 
 
-async def test_a_failed_open_closes_what_it_opened(tmp_path: Path) -> None:
-    fs = FileStorage(tmp_path / "files.db", config_file=tmp_path / "missing.config")
+async def test_a_failed_open_closes_what_it_opened(database: DatabaseSpec, tmp_path: Path) -> None:
+    fs = FileStorage(database, config_file=tmp_path / "missing.config")
     with pytest.raises(Exception):  # noqa: B017 - whatever reading the config raises
         await fs.__aenter__()
-    assert fs._db._conn is None
+    with pytest.raises(RuntimeError, match="not open"):
+        await fs._db.run(lambda conn: None)
     with pytest.raises(RuntimeError, match="closed"):
         await fs.active_storage()
 
 
-def test_connection_string_and_config_file_together_is_a_usage_error(database: Path) -> None:
+def test_connection_string_and_config_file_together_is_a_usage_error(
+    database: DatabaseSpec,
+) -> None:
     with pytest.raises(InvalidStorageRequest, match="not both") as caught:
         FileStorage(database, "ServiceUrl=http://x", config_file="ConnectionStrings.config")
     assert isinstance(caught.value, ValueError)
 
 
-async def test_leaving_a_reader_block_closes_its_stream(database: Path) -> None:
+async def test_leaving_a_reader_block_closes_its_stream(database: DatabaseSpec) -> None:
     async with FileStorage(database) as fs:
         info = await fs.upload("ActivityFile", uuid.uuid4(), "a.bin", b"x" * (3 * 1024 * 1024))
         async with fs.open(info.id) as reader:
