@@ -22,6 +22,7 @@ from .stats import Cell, aggregate
 
 __all__ = [
     "TARGETS",
+    "UNSIGNED",
     "Row",
     "Setup",
     "ceiling_table",
@@ -30,9 +31,13 @@ __all__ = [
     "write_report",
 ]
 
+UNSIGNED = "s3lite+payload_signing=unsigned"
+"""s3lite with the payload unsigned, as awscrt sends it and as s3lite does over https."""
+
 METHODS = {
     "s3lite single": "`get_object` iterated / `put_object` as one PUT (one stream)",
     "s3lite": "`download_file` / `upload_file`",
+    UNSIGNED: "`download_file` / `upload_file`, `payload_signing=\"unsigned\"`",
     "boto3": "s3transfer `download_file` / `upload_file` (classic, threads)",
     "awscrt": "`S3Client` GET_OBJECT / PUT_OBJECT meta requests",
 }
@@ -42,7 +47,11 @@ HOW = {
     "`put_object(bucket, key, path)` with `multipart_threshold=5GiB`, so one PUT on one "
     "connection",
     "s3lite": "`await s3.download_file(bucket, key, path, part_size=P, max_concurrency=N)` and "
-    "`upload_file(...)` with the same keywords; other options at their defaults",
+    "`upload_file(...)` with the same keywords; other options at their defaults (over http "
+    "that signs every upload chunk: SHA-256, and a CRC32 trailer)",
+    UNSIGNED: "the same with `payload_signing=\"unsigned\"`: `UNSIGNED-PAYLOAD` with a CRC32 "
+    "trailer, which is s3lite's default over https; awscrt's requests here carry "
+    "`x-amz-content-sha256: UNSIGNED-PAYLOAD` and no checksum (seen in its request head)",
     "boto3": "`client.download_file` / `upload_file` with `TransferConfig(multipart_chunksize=P, "
     "multipart_threshold=P, max_concurrency=N, use_threads=True, "
     "preferred_transfer_client='classic')`; `max_pool_connections=32`",
@@ -56,7 +65,7 @@ HOW = {
 class Row:
     """One line of the table: a client's transfer method at a connection count."""
 
-    client: str  # the adapter: s3lite, boto3, awscrt
+    client: str  # the adapter (s3lite, boto3, awscrt), or an s3lite variant
     connections: int
     single: bool = False  # s3lite's single stream (the reference)
 
@@ -106,6 +115,8 @@ TARGETS = (
     Target("download_file/upload_file x8 >= 6x single stream", "s3lite x8", "s3lite one-stream", 6),
     Target("x8 >= awscrt x8", "s3lite x8", "awscrt x8", 1.0),
     Target("x8 >= s3transfer x8", "s3lite x8", "boto3 x8", 1.0),
+    Target("unsigned x8 >= 6x single stream", f"{UNSIGNED} x8", "s3lite one-stream", 6),
+    Target("unsigned x8 >= awscrt x8", f"{UNSIGNED} x8", "awscrt x8", 1.0),
 )
 
 

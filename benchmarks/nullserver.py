@@ -18,8 +18,9 @@ Rules of this module:
   other; only HTTP ``Transfer-Encoding: chunked`` is parsed, to find its end).
 - Checksums an upload states (an ``x-amz-checksum-*`` header, or the trailer at
   the end of an aws-chunked body, read from its last 512 bytes) are echoed in the
-  answer, as AWS does once it has checked them: clients then see a server with
-  flexible checksums.  They are not computed, hence not checked.
+  answer, as AWS does once it has checked them, and so is the algorithm a
+  CreateMultipartUpload announces: clients then see a server with flexible
+  checksums.  They are not computed, hence not checked.
 - Object sizes come from a registry of what was "uploaded" (PUT, multipart,
   copy), or, for keys never uploaded, from a name like ``size-1073741824``.
 - Routing is a table: ``(method, kind of request) -> handler``.
@@ -369,11 +370,14 @@ class NullS3:
         upload_id = f"null-{next(self._ids)}"
         with self._lock:
             self._uploads[upload_id] = {}
-        return Response.xml(
+        answer = Response.xml(
             f"<InitiateMultipartUploadResult {_NS}><Bucket>{request.bucket}</Bucket>"
             f"<Key>{_xml_escape(request.key)}</Key><UploadId>{upload_id}</UploadId>"
             "</InitiateMultipartUploadResult>"
         )
+        if algorithm := request.headers.get("x-amz-checksum-algorithm"):
+            answer.headers.append(("x-amz-checksum-algorithm", algorithm))  # as AWS answers
+        return answer
 
     def _record_part(self, request: Request, size: int) -> Response | str:
         upload_id, number = request.query["uploadId"], int(request.query["partNumber"])

@@ -2,8 +2,8 @@
 
 Rules of this module:
 - Pure decisions over values, plus ``ServerFeatures``: what one client has learnt
-  about its server (trailers refused, flexible checksums not honoured), kept for
-  the client's life.  A feature is only ever turned off, never back on.
+  about its server (trailers refused, flexible checksums honoured or not), kept for
+  the client's life.  A feature once turned off is never turned back on.
 - ``checksum="auto"`` (the default) never makes an upload fail on a server that
   predates trailers or flexible checksums, and never gives up integrity where
   the server offers it:
@@ -23,7 +23,9 @@ Rules of this module:
   in-memory body, or every aws-chunked chunk), so it needs no second checksum.  An
   unsigned body sent before the server has confirmed a flexible checksum (the first
   upload of a client) carries ``Content-MD5`` beside its CRC32, so it is checked by
-  whichever the server knows.
+  whichever the server knows.  A confirmation is an upload's answer echoing its
+  checksum, or a CreateMultipartUpload answer naming the algorithm it announced
+  (then the parts sent at once need no ``Content-MD5``).
 - An explicit algorithm (``"crc32"``, ``"sha256"``, ``"md5"``) or ``None`` is used
   as given, on every server.
 - Downloads: a full-object CRC32/SHA-256 the server returns is checked; else a
@@ -91,6 +93,18 @@ class ServerFeatures:
                 self._host,
                 code,
             )
+
+    def note_create_answer(
+        self, algorithm: ChecksumAlgorithm | None, headers: HeaderLookup
+    ) -> None:
+        """After CreateMultipartUpload announced ``algorithm``: a server that answers
+        with the same ``x-amz-checksum-algorithm`` (as AWS does) checks the parts'
+        checksums, so the parts need no ``Content-MD5`` before any of them is answered.
+        No answer proves nothing: the parts' answers decide then."""
+        if algorithm not in ("crc32", "sha256") or self.flexible_checksums is not None:
+            return
+        if (headers.get("x-amz-checksum-algorithm") or "").lower() == algorithm:
+            self.flexible_checksums = True
 
     def note_upload_answer(
         self, algorithm: ChecksumAlgorithm | None, headers: HeaderLookup

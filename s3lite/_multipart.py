@@ -82,6 +82,7 @@ async def create(
         bucket, key, headers, checksum, full_object=full_object
     )
     response = await pipeline.send(request)
+    pipeline.features.note_create_answer(checksum, response.headers)
     return _xml.parse_initiate_multipart_upload(response.content)
 
 

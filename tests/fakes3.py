@@ -179,6 +179,9 @@ class FakeS3:
         if seen.method == "PUT" and answer.status_code == 200 and self.flexible_checksums:
             for name, value in checksums_sent(seen).items():
                 answer.headers[name] = value
+        algorithm = seen.headers.get("x-amz-checksum-algorithm")
+        if seen.method == "POST" and seen.has("uploads") and self.flexible_checksums and algorithm:
+            answer.headers["x-amz-checksum-algorithm"] = algorithm  # as AWS answers
         return answer
 
     def of(self, method: str, *query: str) -> list[Seen]:

@@ -193,6 +193,30 @@ async def test_a_server_that_ignores_flexible_checksums_gets_content_md5() -> No
     assert second.headers["content-md5"] == expected
 
 
+@pytest.mark.parametrize("flexible", [True, False])
+async def test_unsigned_parts_skip_content_md5_once_the_create_answer_names_the_algorithm(
+    tmp_path: Path, flexible: bool
+) -> None:
+    path = tmp_path / "big"
+    path.write_bytes(pattern(3 * 5 * MiB))
+    fake = FakeS3(flexible_checksums=flexible)
+    async with mock_client(
+        fake, payload_signing="unsigned", multipart_threshold=5 * MiB, part_size=5 * MiB,
+        max_concurrency=3,
+    ) as s3:  # fmt: skip
+        await s3.put_object(BUCKET, "big", path)
+        learnt = s3._pipeline.features.flexible_checksums
+    parts = [seen for seen in puts(fake) if seen.has("partNumber")]
+    assert len(parts) == 3
+    if flexible:  # AWS's answer to CreateMultipartUpload: no part needs Content-MD5
+        assert learnt is True
+        assert not any("content-md5" in seen.headers for seen in parts)
+    else:  # nothing learnt before the parts went out: each carries Content-MD5 too
+        assert learnt is False
+        assert all("content-md5" in seen.headers for seen in parts)
+    assert all(seen.headers["x-amz-trailer"] == "x-amz-checksum-crc32" for seen in parts)
+
+
 async def test_a_server_that_echoes_checksums_keeps_getting_crc32(tmp_path: Path) -> None:
     path = tmp_path / "body"
     path.write_bytes(pattern(1000))

@@ -155,6 +155,19 @@ async def test_both_payload_signing_modes_are_accepted(
             assert await (await s3.get_object(bucket, key)).read() == data
 
 
+async def test_only_a_server_that_checks_part_checksums_is_believed_from_its_create_answer(
+    s3_server: TestServer, bucket: str
+) -> None:
+    async with s3_server.client(payload_signing="unsigned") as s3:
+        upload_id = await s3.create_multipart_upload(bucket, "probe", checksum="crc32")
+        learnt = s3._pipeline.features.flexible_checksums
+        await s3.abort_multipart_upload(bucket, "probe", upload_id)
+    if "no-flexible-checksums" in s3_server.quirks:  # RGW: parts must keep Content-MD5
+        assert learnt is None
+    else:
+        assert learnt in (True, None)
+
+
 @pytest.mark.parametrize("checksum", ["auto", "crc32", "sha256", "md5", None])
 @pytest.mark.parametrize("signing", ["signed", "unsigned"])
 async def test_every_checksum_mode_stores_the_right_checksum_and_reads_back(
