@@ -74,9 +74,6 @@ class PostgresServer:
         try:
             yield self.database_url(name)
         finally:
-            from tests.storage.dbhelpers import close_connections
-
-            close_connections()
             self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -42,7 +42,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from ._database import Connection
 from ._errors import InvalidStorageRequest, StorageDatabaseError
-from ._schema import SCHEMA_VERSION, statements
+from ._schema import SCHEMA_VERSION, upgrade_statements
 
 __all__ = ["SCHEMA_NAME", "PostgresDatabase"]
 
@@ -131,13 +131,8 @@ def _create_or_upgrade(raw: psycopg.Connection[Any]) -> None:
         raw.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         found = raw.execute("SELECT max(version) FROM schema_version").fetchone()
         version = int(found[0] or 0) if found is not None else 0
-        if version > SCHEMA_VERSION:
-            raise StorageDatabaseError(
-                f"database schema version {version} is newer than this s3lite ({SCHEMA_VERSION})"
-            )
-        for step in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in statements(step, "postgresql"):
-                raw.execute(statement)
+        for statement in upgrade_statements(version, "postgresql"):
+            raw.execute(statement)
         if version != SCHEMA_VERSION:
             raw.execute("DELETE FROM schema_version")
             raw.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
@@ -211,6 +206,8 @@ class PostgresDatabase:
             first = await anyio.to_thread.run_sync(self._connect, limiter=self._limiter)
         except psycopg.Error as error:  # raised outside: no chained libpq text
             problem = self._redact(str(error))
+        except StorageDatabaseError as error:  # a schema this s3lite cannot use
+            problem = str(error)
         if problem is not None:
             raise StorageDatabaseError(f"cannot open storage database {self.name}: {problem}")
         self._idle.append(first)

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from typing import Final
 
+from ._errors import StorageDatabaseError
 from ._models import FILE_STATES, STORAGE_CODES
 
-__all__ = ["SCHEMA_VERSION", "STEPS", "statements"]
+__all__ = ["SCHEMA_VERSION", "STEPS", "statements", "upgrade_statements"]
 
 
 def _sql_list(values: tuple[str, ...]) -> str:
@@ -107,3 +108,15 @@ def statements(step: int, dialect: str) -> list[str]:
     )
     lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
     return [sql.strip() for sql in "\n".join(lines).split(";") if sql.strip()]
+
+
+def upgrade_statements(version: int, dialect: str) -> list[str]:
+    """Every statement that brings a version ``version`` database (0: a new one) to
+    ``SCHEMA_VERSION``; a database of a newer s3lite is refused."""
+    if version > SCHEMA_VERSION:
+        raise StorageDatabaseError(
+            f"database schema version {version} is newer than this s3lite ({SCHEMA_VERSION})"
+        )
+    return [
+        sql for step in range(version + 1, SCHEMA_VERSION + 1) for sql in statements(step, dialect)
+    ]

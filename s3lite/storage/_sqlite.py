@@ -25,7 +25,7 @@ import anyio.to_thread
 
 from ._database import Connection
 from ._errors import StorageDatabaseError
-from ._schema import SCHEMA_VERSION, statements
+from ._schema import SCHEMA_VERSION, upgrade_statements
 
 __all__ = ["SqliteDatabase"]
 
@@ -71,14 +71,8 @@ def _connect(path: str) -> _SqliteConnection:
         raw.execute("PRAGMA synchronous=NORMAL")
         with conn.transaction():
             version = int(raw.execute("PRAGMA user_version").fetchone()[0])
-            if version > SCHEMA_VERSION:
-                raise sqlite3.DatabaseError(
-                    f"database schema version {version} is newer than this s3lite "
-                    f"({SCHEMA_VERSION})"
-                )
-            for step in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in statements(step, "sqlite"):
-                    raw.execute(statement)
+            for statement in upgrade_statements(version, "sqlite"):
+                raw.execute(statement)
             raw.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     except BaseException:
         raw.close()
@@ -99,7 +93,7 @@ class SqliteDatabase:
         self._limiter = anyio.CapacityLimiter(1)
         try:
             self._conn = await anyio.to_thread.run_sync(_connect, self.name, limiter=self._limiter)
-        except sqlite3.Error as error:
+        except (sqlite3.Error, StorageDatabaseError) as error:
             raise StorageDatabaseError(
                 f"cannot open storage database {self.name!r}: {error}"
             ) from error

@@ -21,7 +21,7 @@ from s3lite import S3Client
 from s3lite.storage import DATABASE, S3, FileStorage, StorageCode
 from tests.conftest import TestServer, empty_and_delete_bucket, unique_bucket_name
 from tests.pgserver import PostgresServer
-from tests.storage.dbhelpers import DatabaseSpec
+from tests.storage.dbhelpers import DatabaseSpec, close_connections
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,10 @@ def database(
         return
     server: PostgresServer = request.getfixturevalue("pg_server")
     with server.fresh_database() as url:
-        yield url
+        try:
+            yield url
+        finally:
+            close_connections()  # the helpers' own, before the database is dropped
 
 
 @pytest.fixture

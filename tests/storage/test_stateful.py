@@ -53,7 +53,7 @@ from s3lite.storage import (
 )
 from tests.conftest import TestServer, empty_and_delete_bucket, unique_bucket_name
 from tests.pgserver import PostgresServer
-from tests.storage.dbhelpers import DatabaseSpec, rows
+from tests.storage.dbhelpers import DatabaseSpec, close_connections, rows
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +87,9 @@ def machine_environment(
         if backend == "sqlite":
             return tmp_path_factory.mktemp("stateful") / "files.db"
         server: PostgresServer = request.getfixturevalue("pg_server")
-        return stack.enter_context(server.fresh_database())
+        url = stack.enter_context(server.fresh_database())
+        stack.callback(close_connections)  # runs first: before the database is dropped
+        return url
 
     _SERVER, _NEW_DATABASE = s3_server, new_database
     try:
