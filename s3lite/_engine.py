@@ -13,6 +13,11 @@ Rules of this module:
   closed the idle connection) is sent once more on a fresh one, when its body
   can be sent again (bytes or none; streamed bodies are retried by the pipeline).
 - Errors become ``TransportError`` subclasses here; cleanup runs shielded.
+- Plain-http connections on asyncio run on ``_asyncio_stream`` (asyncio's transport
+  directly: no loop round trip per ``send`` and ``receive``); TLS and trio on anyio's
+  streams.  Both are ``anyio.abc.ByteStream``: nothing below the connect differs.
+- A free connection slot is taken without waiting (no checkpoint); only a full pool
+  waits, under the pool timeout.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import anyio
 import anyio.abc
 from anyio.abc import SocketAttribute
 
+from . import _asyncio_stream as asyncio_stream
+from ._asyncio_stream import running_on_asyncio
 from ._exceptions import (
     CertificateError,
     MalformedResponseError,
@@ -92,13 +99,15 @@ _NETWORK_ERRORS = (
 class _Connection:
     """One socket to one origin and the bytes read past the last response head."""
 
-    __slots__ = ("buffer", "idle_since", "origin", "stream")
+    __slots__ = ("buffer", "idle_since", "origin", "socket", "stream")
 
     def __init__(self, stream: anyio.abc.ByteStream, origin: Origin) -> None:
         self.stream = stream
         self.origin = origin
         self.buffer = b""
         self.idle_since = 0.0
+        # Looked up once: ``extra()`` builds its table of attributes on every call.
+        self.socket: socket.socket | None = stream.extra(SocketAttribute.raw_socket, None)
 
     def closed_by_peer(self) -> bool:
         """Whether the server closed (or wrote to) this idle connection: a poll, no wait.
@@ -107,7 +116,7 @@ class _Connection:
         an end of stream or bytes nobody asked for, and either way it is dropped.
         (asyncio may already have read the end of stream; the stale-connection
         retry covers that case.)"""
-        raw = self.stream.extra(SocketAttribute.raw_socket, None)
+        raw = self.socket
         if raw is None:
             return False
         try:
@@ -133,6 +142,7 @@ class EngineTransport:
         verify: bool | str | ssl.SSLContext,
         keepalive_expiry: float = 15.0,
         read_size: int = READ_SIZE,
+        native_asyncio: bool = True,
     ) -> None:
         self._timeout = timeout
         self._connect_timeout = connect_timeout
@@ -141,6 +151,7 @@ class EngineTransport:
         self._context: ssl.SSLContext | None = None
         self._keepalive_expiry = keepalive_expiry
         self._read_size = read_size
+        self._native_asyncio = native_asyncio
         self._slots = anyio.Semaphore(max_connections)
         self._idle: dict[Origin, deque[_Connection]] = {}
         self._open = 0
@@ -165,13 +176,15 @@ class EngineTransport:
                 stream: anyio.abc.ByteStream = await anyio.connect_tcp(
                     host, port, tls=True, ssl_context=self._tls(), tls_hostname=host
                 )
+            elif self._native_asyncio and running_on_asyncio():
+                stream = await asyncio_stream.connect(host, port)  # fewer loop round trips
             else:
                 stream = await anyio.connect_tcp(host, port)
-        raw = stream.extra(SocketAttribute.raw_socket, None)
-        if raw is not None:
-            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connection = _Connection(stream, origin)
+        if connection.socket is not None:
+            connection.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._open += 1
-        return _Connection(stream, origin)
+        return connection
 
     async def _discard(self, connection: _Connection) -> None:
         self._open -= 1
@@ -217,11 +230,16 @@ class EngineTransport:
         origin: Origin = (target.scheme, target.host, target.port or DEFAULT_PORTS[target.scheme])
         what = f"{request.method} {target.host_header}"
         try:
-            with anyio.fail_after(self._timeout):
-                await self._slots.acquire()
-        except TimeoutError:
-            await close_content(request.content)
-            raise RequestTimeoutError(f"{what}: no connection free in time (pool)") from None
+            # A free slot is taken without a wait; only a full pool costs a cancel scope
+            # and the event loop's round trips (the request's own I/O checkpoints).
+            self._slots.acquire_nowait()
+        except anyio.WouldBlock:
+            try:
+                with anyio.fail_after(self._timeout):
+                    await self._slots.acquire()
+            except TimeoutError:
+                await close_content(request.content)
+                raise RequestTimeoutError(f"{what}: no connection free in time (pool)") from None
         connection: _Connection | None = None
         holds_slot = True
         try:

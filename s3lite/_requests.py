@@ -533,10 +533,39 @@ def list_parts_page(bucket: str, key: str, upload_id: str, marker: int | None) -
 # --- answers ---------------------------------------------------------------------
 
 
+_MONTHS = {
+    name: number
+    for number, name in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun"), 1)
+} | {name: number for number, name in enumerate(("Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 7)}
+
+
+def _imf_fixdate(value: str) -> datetime | None:
+    # ``Sun, 06 Nov 1994 08:49:37 GMT``, the form every S3 server sends: read by hand
+    # (a third of the time of ``parsedate_to_datetime``, once per GET and HEAD).
+    parts = value.split(" ")
+    if len(parts) != 6 or parts[5] != "GMT" or len(parts[4]) != 8:
+        return None
+    month = _MONTHS.get(parts[2])
+    clock = parts[4]
+    numbers = (parts[3], parts[1], clock[0:2], clock[3:5], clock[6:8])
+    if month is None or clock[2] != ":" or clock[5] != ":" or not all(
+        n.isascii() and n.isdigit() for n in numbers
+    ):
+        return None
+    year, day, hour, minute, second = map(int, numbers)
+    try:
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def parse_http_date(value: str | None) -> datetime | None:
     """An HTTP date (``Date``, ``Last-Modified``) as an aware datetime; None if unreadable."""
     if not value:
         return None
+    fast = _imf_fixdate(value)
+    if fast is not None:
+        return fast
     try:
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError):

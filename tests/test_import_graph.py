@@ -49,6 +49,7 @@ LAYERS: list[set[str]] = [
         "s3lite._aws_config",
         "s3lite._object_options",
         "s3lite._tasks",
+        "s3lite._asyncio_stream",
     },
     {"s3lite._exceptions"},
 ]

@@ -1,0 +1,198 @@
+"""A plain-TCP byte stream straight on asyncio's transport, for the engine's http connections.
+
+anyio's asyncio socket stream yields to the event loop on every ``send`` that did not
+block and every ``receive`` that found data waiting, and pauses and resumes reading
+around every ``receive`` (two ``epoll_ctl`` calls).  For a 16 KiB GET that is a few
+loop iterations and syscalls more than the request itself needs
+(benchmarks/results/analysis.md).  This stream keeps reading on and only waits when
+it has to.
+
+Rules of this module:
+- It is an ``anyio.abc.ByteStream`` and raises what anyio's streams raise
+  (``EndOfStream``, ``BrokenResourceError``, ``ClosedResourceError``), so the engine
+  cannot tell it from anyio's.
+- Used on asyncio for ``http://`` only: TLS and trio keep anyio's streams.
+- A wait is a plain future awaited in the caller's task, so anyio's cancel scopes
+  (timeouts, cancellation) interrupt it as they interrupt anything else.
+- Bounded memory: reading pauses while more than ``HIGH_WATER`` bytes wait unread,
+  and resumes once they are taken; writing waits while the transport's buffer is
+  above its own high-water mark.
+- No copies: received chunks are handed out as asyncio read them; a write hands
+  the caller's buffer to the transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import anyio
+import anyio.abc
+from anyio.abc import SocketAttribute
+
+__all__ = ["HIGH_WATER", "AsyncioStream", "connect", "running_on_asyncio"]
+
+HIGH_WATER = 4 * 1024 * 1024
+"""Unread bytes at which reading pauses (a few of asyncio's 256 KiB reads)."""
+
+
+def running_on_asyncio() -> bool:
+    """Whether the current task runs on an asyncio event loop (not trio)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+class _Wakeup:
+    """Where one task (a reader or a writer) waits for the protocol to call it."""
+
+    __slots__ = ("_future", "_what")
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._future: asyncio.Future[None] | None = None
+
+    async def wait(self) -> None:
+        if self._future is not None:
+            raise anyio.BusyResourceError(self._what)
+        self._future = asyncio.get_running_loop().create_future()
+        try:
+            await self._future
+        finally:
+            self._future = None
+
+    def wake(self) -> None:
+        future, self._future = self._future, None
+        if future is not None and not future.done():
+            future.set_result(None)
+
+
+class _Protocol(asyncio.Protocol):
+    """Collects what the transport reads and wakes whoever waits for it."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.chunks: deque[bytes] = deque()
+        self.unread = 0
+        self.eof = False
+        self.error: BaseException | None = None
+        self.lost = False
+        self.reading_paused = False
+        self.readable = _Wakeup("receiving")
+        self.writable = _Wakeup("sending")
+        self.writing_paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.unread += len(data)
+        if self.unread > HIGH_WATER and not self.reading_paused and self.transport:
+            self.reading_paused = True
+            self.transport.pause_reading()
+        self.readable.wake()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self.readable.wake()
+        return False  # let the transport close itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self.error = exc
+        self.eof = True
+        self.readable.wake()
+        self.writable.wake()
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        self.writable.wake()
+
+
+class AsyncioStream(anyio.abc.ByteStream):
+    """One TCP connection: ``receive`` returns what arrived, ``send`` writes it all."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self._closed = False
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        protocol = self._protocol
+        if self._closed:
+            raise anyio.ClosedResourceError
+        while not protocol.chunks:
+            if self._closed:
+                raise anyio.ClosedResourceError
+            if protocol.eof:
+                if protocol.error is not None:
+                    raise anyio.BrokenResourceError from protocol.error
+                raise anyio.EndOfStream
+            await protocol.readable.wait()
+        chunk = protocol.chunks.popleft()
+        if len(chunk) > max_bytes:
+            chunk, rest = chunk[:max_bytes], chunk[max_bytes:]
+            protocol.chunks.appendleft(rest)
+        protocol.unread -= len(chunk)
+        if protocol.reading_paused and protocol.unread <= HIGH_WATER // 2:
+            protocol.reading_paused = False
+            if not protocol.lost:
+                self._transport.resume_reading()
+        return chunk
+
+    async def send(self, item: bytes) -> None:
+        protocol = self._protocol
+        if self._closed:
+            raise anyio.ClosedResourceError
+        if protocol.lost or self._transport.is_closing():
+            raise anyio.BrokenResourceError from protocol.error
+        self._transport.write(item)
+        while protocol.writing_paused:
+            await protocol.writable.wait()
+            if self._closed:
+                raise anyio.ClosedResourceError
+            if protocol.lost:
+                raise anyio.BrokenResourceError from protocol.error
+
+    async def send_eof(self) -> None:
+        if self._transport.can_write_eof() and not self._transport.is_closing():
+            self._transport.write_eof()
+
+    async def aclose(self) -> None:
+        """Close at once: unsent bytes are dropped (the engine closes only connections
+        it will not reuse)."""
+        self._closed = True
+        self._transport.abort()
+        self._protocol.readable.wake()
+        self._protocol.writable.wake()
+        # abort() closes the socket in a callback of the loop's next iteration: let it
+        # run, or a loop that ends now (the end of a program) leaves the socket open.
+        await asyncio.sleep(0)
+
+    @property
+    def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:
+        raw = self._transport.get_extra_info("socket")
+        return {SocketAttribute.raw_socket: lambda: raw}
+
+
+async def connect(host: str, port: int) -> AsyncioStream:
+    """Open a TCP connection to the first of the host's addresses that answers (IPv4 or
+    IPv6, tried in turn).  Not asyncio's happy eyeballs: on Python 3.11 a cancelled
+    staggered attempt leaves its socket open (seen in this suite)."""
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_connection(_Protocol, host, port)
+    assert isinstance(transport, asyncio.Transport)
+    raw = transport.get_extra_info("socket")
+    if raw is not None and raw.family in (socket.AF_INET, socket.AF_INET6):
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return AsyncioStream(transport, protocol)

@@ -1,0 +1,150 @@
+"""``s3lite._asyncio_stream``: the engine's plain-TCP stream on asyncio, against raw
+sockets on 127.0.0.1 (ends of stream, resets, flow control both ways, cancellation)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import struct
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import anyio.abc
+import anyio.to_thread
+import pytest
+
+from s3lite._asyncio_stream import HIGH_WATER, AsyncioStream, connect
+from s3lite._engine import EngineTransport
+from s3lite._http import HttpRequest
+from s3lite._urls import Target
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # the stream exists for asyncio only (trio keeps anyio's)
+
+
+@asynccontextmanager
+async def pair() -> AsyncIterator[tuple[AsyncioStream, socket.socket]]:
+    """A connected (client stream, server's plain blocking socket): the server reads only
+    when a test says so (anyio's own streams would read ahead)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = await connect("127.0.0.1", listener.getsockname()[1])
+        server, _ = listener.accept()  # the connection is already in the backlog
+        with server:
+            try:
+                yield client, server
+            finally:
+                await client.aclose()
+
+
+async def test_bytes_arrive_in_order_then_end_of_stream() -> None:
+    async with pair() as (client, server):
+        server.sendall(b"hello ")
+        server.sendall(b"world")
+        server.shutdown(socket.SHUT_WR)
+        received = b""
+        with pytest.raises(anyio.EndOfStream):
+            while True:
+                received += await client.receive(4)  # asks for less than arrived
+        assert received == b"hello world"
+
+
+async def test_a_reset_is_a_broken_resource_not_an_end_of_stream() -> None:
+    async with pair() as (client, server):
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        server.close()
+        with pytest.raises(anyio.BrokenResourceError):
+            await client.receive()
+        with pytest.raises(anyio.BrokenResourceError):
+            await client.send(b"x")
+
+
+async def test_reading_pauses_when_the_reader_lags_and_loses_nothing() -> None:
+    data = os.urandom(3 * HIGH_WATER)
+    async with pair() as (client, server), anyio.create_task_group() as group:
+        async def send_all() -> None:
+            await anyio.to_thread.run_sync(server.sendall, data)
+
+        group.start_soon(send_all)
+        protocol = client._protocol
+        for _ in range(1000):  # up to 10 s for the server to fill the buffer
+            if protocol.reading_paused:
+                break
+            await anyio.sleep(0.01)
+        await anyio.sleep(0.1)  # paused: nothing more is read however long we wait
+        assert HIGH_WATER < protocol.unread <= HIGH_WATER + 1024 * 1024
+        digest, size = hashlib.sha256(), 0
+        while size < len(data):
+            chunk = await client.receive(1 << 20)
+            digest.update(chunk)
+            size += len(chunk)
+        assert size == len(data)
+        assert digest.digest() == hashlib.sha256(data).digest()
+        assert not protocol.reading_paused
+
+
+async def test_a_send_waits_for_a_slow_reader_and_cancellation_interrupts_it() -> None:
+    async with pair() as (client, _server):
+        big = b"x" * (64 * 1024 * 1024)  # more than both kernel buffers hold
+        with anyio.move_on_after(0.5) as scope:
+            await client.send(big)
+        assert scope.cancelled_caught  # it waited: the server never read
+        await client.aclose()
+        with pytest.raises(anyio.ClosedResourceError):
+            await client.send(b"more")
+        with pytest.raises(anyio.ClosedResourceError):
+            await client.receive()
+
+
+async def test_a_waiting_receive_is_cancelled_and_the_stream_stays_usable() -> None:
+    async with pair() as (client, server):
+        with anyio.move_on_after(0.1) as scope:
+            await client.receive()
+        assert scope.cancelled_caught
+        server.sendall(b"late")
+        assert await client.receive() == b"late"
+
+
+async def test_aclose_closes_the_socket_before_it_returns() -> None:
+    async with pair() as (client, _server):
+        raw = client.extra(anyio.abc.SocketAttribute.raw_socket)
+        assert raw.fileno() >= 0
+        await client.aclose()
+        assert raw.fileno() == -1
+
+
+async def test_two_receives_at_once_are_refused() -> None:
+    async with pair() as (client, _server), anyio.create_task_group() as group:
+        group.start_soon(client.receive)
+        await anyio.sleep(0.05)
+        with pytest.raises(anyio.BusyResourceError):
+            await client.receive()
+        group.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("native", [True, False])
+async def test_the_engine_uses_it_for_http_on_asyncio_unless_told_not_to(native: bool) -> None:
+    async def answer(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            await stream.receive()
+            await stream.send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    engine = EngineTransport(
+        timeout=5, connect_timeout=5, max_connections=1, verify=True, native_asyncio=native
+    )
+    async with listener, anyio.create_task_group() as group:
+        group.start_soon(listener.serve, answer)
+        target = Target("http", "127.0.0.1", port, "/b/k")
+        response = await engine.send(HttpRequest("GET", target, "", [], None), stream=False)
+        assert response.content == b"ok"
+        (connection,) = engine._idle[("http", "127.0.0.1", port)]
+        assert isinstance(connection.stream, AsyncioStream) is native
+        await engine.aclose()
+        group.cancel_scope.cancel()
