@@ -24,7 +24,6 @@ Rules of this module:
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -192,7 +191,4 @@ async def connect(host: str, port: int) -> AsyncioStream:
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.create_connection(_Protocol, host, port)
     assert isinstance(transport, asyncio.Transport)
-    raw = transport.get_extra_info("socket")
-    if raw is not None and raw.family in (socket.AF_INET, socket.AF_INET6):
-        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return AsyncioStream(transport, protocol)
+    return AsyncioStream(transport, protocol)  # the engine sets TCP_NODELAY, as for anyio's
