@@ -47,13 +47,21 @@ from .clients import available
 from .config import MODES, MiB, Server, Spec, human_size, parse_size
 from .fixtures import write_large_file
 from .machine import describe
-from .network_report import UNSIGNED, Row, Setup, console_table, write_chart, write_report
+from .network_report import (
+    AWSCRT_CRC32,
+    UNSIGNED,
+    Row,
+    Setup,
+    console_table,
+    write_chart,
+    write_report,
+)
 from .runner import Progress, run_worker
 from .servers import null_server
 
 __all__ = ["main"]
 
-CLIENTS = ("s3lite", UNSIGNED, "boto3", "awscrt")
+CLIENTS = ("s3lite", UNSIGNED, "boto3", "awscrt", AWSCRT_CRC32)
 DIRECTIONS = ("download", "upload")
 SIZES = {"quick": 256 * MiB, "full": 1024 * MiB, "smoke": 32 * MiB}
 # s3lite's single PUT: a threshold no object here reaches (S3's single-PUT limit).

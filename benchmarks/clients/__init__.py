@@ -24,6 +24,8 @@ _ADAPTERS = {
     "awscrt": ("awscrt_client", "AwscrtClient", "awscrt"),
     "boto3": ("boto3_client", "Boto3Client", "boto3"),
 }
+# The peers' variants: only these options (s3lite takes any of its own keywords).
+_OPTIONS = {"awscrt": ("checksum",)}
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,9 @@ def parse_name(label: str) -> ClientName:
         if not sep:
             raise ValueError(f"client option {pair!r} must be NAME=VALUE")
         options[name] = value
-    if options and base != "s3lite":
-        raise ValueError("only s3lite takes options (variants for tuning experiments)")
+    for name in options:
+        if base != "s3lite" and name not in _OPTIONS.get(base, ()):
+            raise ValueError(f"client {base!r} takes no option {name!r}")
     return ClientName(label, base, options)
 
 
