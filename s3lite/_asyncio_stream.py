@@ -14,6 +14,10 @@ Rules of this module:
 - Used on asyncio for ``http://`` only: TLS and trio keep anyio's streams.
 - A wait is a plain future awaited in the caller's task, so anyio's cancel scopes
   (timeouts, cancellation) interrupt it as they interrupt anything else.
+- ``wait_limit`` (seconds, or None) bounds every wait of ``receive`` and ``send`` on
+  its own: one timer of the loop, armed only when the call has to wait, raising
+  ``TimeoutError``.  The engine relies on it instead of a cancel scope per call
+  (a cancel scope costs several times a timer, and most calls never wait).
 - Bounded memory: reading pauses while more than ``HIGH_WATER`` bytes wait unread,
   and resumes once they are taken; writing waits while the transport's buffer is
   above its own high-water mark.
@@ -56,19 +60,29 @@ class _Wakeup:
         self._what = what
         self._future: asyncio.Future[None] | None = None
 
-    async def wait(self) -> None:
+    async def wait(self, limit: float | None) -> None:
+        """Until woken; ``TimeoutError`` after ``limit`` seconds (None: no limit)."""
         if self._future is not None:
             raise anyio.BusyResourceError(self._what)
-        self._future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = self._future = loop.create_future()
+        timer = None if limit is None else loop.call_later(limit, _expire, future)
         try:
-            await self._future
+            await future
         finally:
             self._future = None
+            if timer is not None:
+                timer.cancel()
 
     def wake(self) -> None:
         future, self._future = self._future, None
         if future is not None and not future.done():
             future.set_result(None)
+
+
+def _expire(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 class _Protocol(asyncio.Protocol):
@@ -119,12 +133,16 @@ class _Protocol(asyncio.Protocol):
 
 
 class AsyncioStream(anyio.abc.ByteStream):
-    """One TCP connection: ``receive`` returns what arrived, ``send`` writes it all."""
+    """One TCP connection: ``receive`` returns what arrived, ``send`` writes it all;
+    each gives up with ``TimeoutError`` after waiting ``wait_limit`` seconds."""
 
-    def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
+    def __init__(
+        self, transport: asyncio.Transport, protocol: _Protocol, wait_limit: float | None = None
+    ) -> None:
         self._transport = transport
         self._protocol = protocol
         self._closed = False
+        self.wait_limit = wait_limit
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
         protocol = self._protocol
@@ -137,7 +155,7 @@ class AsyncioStream(anyio.abc.ByteStream):
                 if protocol.error is not None:
                     raise anyio.BrokenResourceError from protocol.error
                 raise anyio.EndOfStream
-            await protocol.readable.wait()
+            await protocol.readable.wait(self.wait_limit)
         chunk = protocol.chunks.popleft()
         if len(chunk) > max_bytes:
             chunk, rest = chunk[:max_bytes], chunk[max_bytes:]
@@ -157,11 +175,17 @@ class AsyncioStream(anyio.abc.ByteStream):
             raise anyio.BrokenResourceError from protocol.error
         self._transport.write(item)
         while protocol.writing_paused:
-            await protocol.writable.wait()
+            await protocol.writable.wait(self.wait_limit)
             if self._closed:
                 raise anyio.ClosedResourceError
             if protocol.lost:
                 raise anyio.BrokenResourceError from protocol.error
+
+    def peer_spoke(self) -> bool:
+        """Whether bytes or the end of the stream arrived and wait unread (as far as the
+        loop has read: reading stays on, so without a system call)."""
+        protocol = self._protocol
+        return bool(protocol.chunks) or protocol.eof or self._closed
 
     async def send_eof(self) -> None:
         if self._transport.can_write_eof() and not self._transport.is_closing():
@@ -184,11 +208,13 @@ class AsyncioStream(anyio.abc.ByteStream):
         return {SocketAttribute.raw_socket: lambda: raw}
 
 
-async def connect(host: str, port: int) -> AsyncioStream:
+async def connect(host: str, port: int, *, wait_limit: float | None = None) -> AsyncioStream:
     """Open a TCP connection to the first of the host's addresses that answers (IPv4 or
-    IPv6, tried in turn).  Not asyncio's happy eyeballs: on Python 3.11 a cancelled
-    staggered attempt leaves its socket open (seen in this suite)."""
+    IPv6, tried in turn); ``wait_limit`` bounds each later wait of the stream, not this
+    connect.  Not asyncio's happy eyeballs: on Python 3.11 a cancelled staggered
+    attempt leaves its socket open (seen in this suite)."""
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.create_connection(_Protocol, host, port)
     assert isinstance(transport, asyncio.Transport)
-    return AsyncioStream(transport, protocol)  # the engine sets TCP_NODELAY, as for anyio's
+    # The engine sets TCP_NODELAY, as for anyio's streams.
+    return AsyncioStream(transport, protocol, wait_limit)

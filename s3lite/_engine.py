@@ -18,6 +18,10 @@ Rules of this module:
   streams.  Both are ``anyio.abc.ByteStream``: nothing below the connect differs.
 - A free connection slot is taken without waiting (no checkpoint); only a full pool
   waits, under the pool timeout.
+- The timeout bounds each wait for the socket.  ``_asyncio_stream`` enforces it
+  itself (a timer armed only when a call waits); on anyio's streams a cancel scope
+  (``_deadline``) does, one per step of a request (sending, the answer's head, each
+  body read).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import socket
 import ssl
 import time
 from collections import deque
+from contextlib import AbstractContextManager, nullcontext
 from typing import NoReturn, cast
 
 import anyio
@@ -35,7 +40,7 @@ import anyio.abc
 from anyio.abc import SocketAttribute
 
 from . import _asyncio_stream as asyncio_stream
-from ._asyncio_stream import running_on_asyncio
+from ._asyncio_stream import AsyncioStream, running_on_asyncio
 from ._exceptions import (
     CertificateError,
     MalformedResponseError,
@@ -65,6 +70,7 @@ EXPECT_WAIT = 1.0
 """How long a request with ``Expect: 100-continue`` waits for 100 before sending its body."""
 
 Origin = tuple[str, str, int]
+_NO_DEADLINE = nullcontext()
 
 
 class _StaleConnection(Exception):
@@ -99,13 +105,15 @@ _NETWORK_ERRORS = (
 class _Connection:
     """One socket to one origin and the bytes read past the last response head."""
 
-    __slots__ = ("buffer", "idle_since", "origin", "socket", "stream")
+    __slots__ = ("buffer", "idle_since", "origin", "socket", "stream", "times_out")
 
     def __init__(self, stream: anyio.abc.ByteStream, origin: Origin) -> None:
         self.stream = stream
         self.origin = origin
         self.buffer = b""
         self.idle_since = 0.0
+        # Whether the stream bounds its own waits (then no cancel scope is needed).
+        self.times_out = isinstance(stream, AsyncioStream) and stream.wait_limit is not None
         # Looked up once: ``extra()`` builds its table of attributes on every call.
         self.socket: socket.socket | None = stream.extra(SocketAttribute.raw_socket, None)
 
@@ -115,7 +123,10 @@ class _Connection:
         An idle connection has nothing to say; if its socket is readable, it holds
         an end of stream or bytes nobody asked for, and either way it is dropped.
         (asyncio may already have read the end of stream; the stale-connection
-        retry covers that case.)"""
+        retry covers that case.)  ``_asyncio_stream`` keeps reading on, so its own
+        record answers without a system call."""
+        if isinstance(self.stream, AsyncioStream):
+            return self.stream.peer_spoke()
         raw = self.socket
         if raw is None:
             return False
@@ -177,7 +188,9 @@ class EngineTransport:
                     host, port, tls=True, ssl_context=self._tls(), tls_hostname=host
                 )
             elif self._native_asyncio and running_on_asyncio():
-                stream = await asyncio_stream.connect(host, port)  # fewer loop round trips
+                # Fewer loop round trips, and the read and write timeout without a
+                # cancel scope.
+                stream = await asyncio_stream.connect(host, port, wait_limit=self._timeout)
             else:
                 stream = await anyio.connect_tcp(host, port)
         connection = _Connection(stream, origin)
@@ -185,6 +198,10 @@ class EngineTransport:
             connection.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._open += 1
         return connection
+
+    def _deadline(self, connection: _Connection) -> AbstractContextManager[object]:
+        """The timeout of the waits in one step, unless the stream bounds them itself."""
+        return _NO_DEADLINE if connection.times_out else anyio.fail_after(self._timeout)
 
     async def _discard(self, connection: _Connection) -> None:
         self._open -= 1
@@ -279,18 +296,17 @@ class EngineTransport:
         )
         content = request.content
         replayable = content is None or isinstance(content, bytes)
-        timeout = self._timeout
         try:
             if content is not None and ("expect", "100-continue") in request.headers:
                 return await self._exchange_expecting(connection, head, content)
             if content is None or (isinstance(content, bytes) and len(content) <= _JOIN_LIMIT):
-                # A small request: one write, and one deadline for it and the answer's
-                # head (a cancel scope costs more than the write itself).
-                with anyio.fail_after(timeout):
+                # A small request: one write, and one deadline step for it and the
+                # answer's head.
+                with self._deadline(connection):
                     await connection.stream.send(head + content if content else head)
                     return await self._read_head(connection), True
             await self._write(connection, head, content)
-            with anyio.fail_after(timeout):
+            with self._deadline(connection):
                 return await self._read_head(connection), True
         except (anyio.EndOfStream, anyio.BrokenResourceError, ConnectionError) as exc:
             if reused and replayable and not connection.buffer:
@@ -304,7 +320,7 @@ class EngineTransport:
         says 100 Continue (or has said nothing for ``EXPECT_WAIT`` seconds: old servers
         ignore the header).  A final answer first means the body is never sent, and the
         connection, whose request the server may still be reading, is not reused."""
-        with anyio.fail_after(self._timeout):
+        with self._deadline(connection):
             await connection.stream.send(head)
         early: ResponseHead | None = None
         with anyio.move_on_after(EXPECT_WAIT):
@@ -312,25 +328,24 @@ class EngineTransport:
         if early is not None and early.status >= 200:
             return early, False
         await self._write(connection, b"", content)
-        with anyio.fail_after(self._timeout):
+        with self._deadline(connection):
             return await self._read_head(connection), True
 
     async def _write(self, connection: _Connection, head: bytes, content: Content) -> None:
         """Write a head and a large or streamed body, each write under the timeout."""
         send = connection.stream.send
-        timeout = self._timeout
         if head:
-            with anyio.fail_after(timeout):
+            with self._deadline(connection):
                 await send(head)
         if isinstance(content, bytes):
-            with anyio.fail_after(timeout):
+            with self._deadline(connection):
                 await send(content)
             return
         assert content is not None
         async for piece in content:
             if not piece:
                 continue
-            with anyio.fail_after(timeout):
+            with self._deadline(connection):
                 # The caller's buffer as it is, no join, no copy: anyio's streams pass
                 # any bytes-like object to the socket (typed ``bytes`` only).
                 await send(cast("bytes", piece))
@@ -340,7 +355,7 @@ class EngineTransport:
         if connection.buffer:
             data, connection.buffer = connection.buffer, b""
             return data
-        with anyio.fail_after(self._timeout):
+        with self._deadline(connection):
             return await connection.stream.receive(self._read_size)
 
     async def _read_head(self, connection: _Connection, *, interim: bool = False) -> ResponseHead:

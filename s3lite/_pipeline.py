@@ -154,7 +154,8 @@ class Pipeline:
 
     def now(self) -> datetime:
         """The current time as the server sees it (corrected after a skew error)."""
-        return datetime.now(UTC) + timedelta(seconds=self._clock_offset)
+        now = datetime.now(UTC)
+        return now + timedelta(seconds=self._clock_offset) if self._clock_offset else now
 
     def region_of(self, bucket: str | None) -> str:
         """The region requests for ``bucket`` are signed for: the client's, or the one the

@@ -11,12 +11,15 @@ Rules of this module:
   repeated keys survive.
 - The body is never read here: the caller passes its SHA-256 hex digest or one
   of the literal payload modes below.
+- Memoised, still pure: the signing key per (secret, day, region, service) and the
+  formatted timestamp per second; the same inputs always give the same outputs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -158,9 +161,16 @@ def canonical_request(
 
 def amz_date(now: datetime) -> str:
     """``YYYYMMDDTHHMMSSZ`` in UTC (naive datetimes are taken as UTC)."""
-    if now.tzinfo is not None:
-        now = now.astimezone(UTC)
-    return now.strftime("%Y%m%dT%H%M%SZ")
+    global _last_amz_date
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    second = now.timestamp() // 1  # whole seconds: formatted once per second
+    if _last_amz_date[0] != second:
+        _last_amz_date = (second, now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"))
+    return _last_amz_date[1]
+
+
+_last_amz_date: tuple[float, str] = (math.nan, "")
 
 
 def credential_scope(date: str, region: str, service: str) -> str:

@@ -7,7 +7,7 @@ import hashlib
 import os
 import socket
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio
@@ -108,6 +108,45 @@ async def test_a_waiting_receive_is_cancelled_and_the_stream_stays_usable() -> N
         assert scope.cancelled_caught
         server.sendall(b"late")
         assert await client.receive() == b"late"
+
+
+async def test_a_wait_limit_bounds_each_wait_and_only_waits() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = await connect("127.0.0.1", listener.getsockname()[1], wait_limit=0.2)
+        server, _ = listener.accept()
+        with server:
+            server.sendall(b"ready")
+            await anyio.sleep(0.3)  # longer than the limit, but receive does not wait
+            assert await client.receive() == b"ready"
+            started = anyio.current_time()
+            with pytest.raises(TimeoutError):
+                await client.receive()
+            assert 0.15 < anyio.current_time() - started < 2
+            server.sendall(b"late")  # a timed-out receive lost nothing
+            assert await client.receive() == b"late"
+            with pytest.raises(TimeoutError):
+                await client.send(b"x" * (64 * 1024 * 1024))  # the server never reads
+            assert not client._protocol.readable._future  # no waiter left behind
+            await client.aclose()
+
+
+async def test_peer_spoke_tells_bytes_and_end_of_stream_on_an_idle_stream() -> None:
+    async with pair() as (client, server):
+        assert not client.peer_spoke()
+        server.sendall(b"unasked")
+        await wait_until(client.peer_spoke)
+        assert await client.receive() == b"unasked"
+        assert not client.peer_spoke()
+        server.shutdown(socket.SHUT_WR)
+        await wait_until(client.peer_spoke)
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    for _ in range(500):  # up to 5 s for the loop to read what the server did
+        if condition():
+            return
+        await anyio.sleep(0.01)
+    raise AssertionError("the condition never held")
 
 
 async def test_aclose_closes_the_socket_before_it_returns() -> None:

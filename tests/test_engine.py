@@ -260,6 +260,35 @@ async def test_a_stalled_server_times_out() -> None:
         await transport.aclose()
 
 
+async def test_a_body_that_stalls_midway_times_out_and_closes_its_connection() -> None:
+    async def stall_after_three(stream: Stream, _: int, __: Counts) -> None:
+        buffer = bytearray()
+        if await read_request(stream, buffer):
+            await stream.send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nabc")
+            await anyio.sleep(10)
+
+    async with raw_server(stall_after_three) as (port, _counts):
+        transport = engine(timeout=0.2)
+        response = await transport.send(request(port), stream=True)
+        with anyio.fail_after(5), pytest.raises(RequestTimeoutError):
+            await read(response)
+        assert transport.open_connections == 0
+        await transport.aclose()
+
+
+async def test_an_upload_the_server_never_reads_times_out() -> None:
+    async def never_read(stream: Stream, _: int, __: Counts) -> None:
+        await anyio.sleep(10)
+
+    body = b"x" * (64 * 1024 * 1024)  # more than the kernel's buffers of both ends hold
+    async with raw_server(never_read) as (port, _counts):
+        transport = engine(timeout=0.3)
+        with anyio.fail_after(5), pytest.raises(RequestTimeoutError):
+            await transport.send(request(port, "PUT", body), stream=False)
+        assert transport.open_connections == 0
+        await transport.aclose()
+
+
 async def test_interim_answers_are_skipped_and_chunked_bodies_decoded() -> None:
     async def chunked(stream: Stream, _: int, __: Counts) -> None:
         buffer = bytearray()
