@@ -40,6 +40,8 @@ __all__ = ["HIGH_WATER", "AsyncioStream", "connect", "running_on_asyncio"]
 
 HIGH_WATER = 4 * 1024 * 1024
 """Unread bytes at which reading pauses (a few of asyncio's 256 KiB reads)."""
+_VIEW_ABOVE = 64 * 1024
+"""Writes larger than this go to the transport as memoryviews (one copy fewer)."""
 
 
 def running_on_asyncio() -> bool:
@@ -173,7 +175,9 @@ class AsyncioStream(anyio.abc.ByteStream):
             raise anyio.ClosedResourceError
         if protocol.lost or self._transport.is_closing():
             raise anyio.BrokenResourceError from protocol.error
-        self._transport.write(item)
+        # asyncio keeps what the socket did not take at once with ``data[n:]``: a copy
+        # of a ``bytes`` object, a view of a memoryview (its buffer copies it once more).
+        self._transport.write(memoryview(item) if len(item) > _VIEW_ABOVE else item)
         while protocol.writing_paused:
             await protocol.writable.wait(self.wait_limit)
             if self._closed:
