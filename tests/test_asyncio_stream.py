@@ -15,7 +15,13 @@ import anyio.abc
 import anyio.to_thread
 import pytest
 
-from s3lite._asyncio_stream import HIGH_WATER, AsyncioStream, connect
+from s3lite._asyncio_stream import (
+    HIGH_WATER,
+    LARGE_READ,
+    SMALL_READ,
+    AsyncioStream,
+    connect,
+)
 from s3lite._engine import EngineTransport
 from s3lite._http import HttpRequest
 from s3lite._urls import Target
@@ -147,6 +153,32 @@ async def wait_until(condition: Callable[[], bool]) -> None:
             return
         await anyio.sleep(0.01)
     raise AssertionError("the condition never held")
+
+
+async def test_the_read_size_grows_for_bulk_bodies_and_shrinks_for_small_answers() -> None:
+    async with pair() as (client, server):
+        protocol = client._protocol
+        transport = client._transport
+        assert protocol.read_size == transport.max_size == SMALL_READ  # type: ignore[attr-defined]
+        data = os.urandom(16 * 1024 * 1024)
+
+        async def send_all() -> None:
+            await anyio.to_thread.run_sync(server.sendall, data)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(send_all)
+            received = bytearray()
+            while len(received) < len(data):
+                received += await client.receive(LARGE_READ)
+                if protocol.read_size == LARGE_READ:
+                    break
+            assert protocol.read_size == LARGE_READ == transport.max_size  # type: ignore[attr-defined]
+            while len(received) < len(data):
+                received += await client.receive(LARGE_READ)
+        assert received == data
+        server.sendall(b"a small answer")
+        assert await client.receive() == b"a small answer"
+        assert protocol.read_size == SMALL_READ == transport.max_size  # type: ignore[attr-defined]
 
 
 async def test_aclose_closes_the_socket_before_it_returns() -> None:
