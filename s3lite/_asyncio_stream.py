@@ -1,4 +1,4 @@
-"""A plain-TCP byte stream straight on asyncio's transport, for the engine's http connections.
+"""A TCP (or TLS) byte stream straight on asyncio's transport, for the engine's connections.
 
 anyio's asyncio socket stream yields to the event loop on every ``send`` that did not
 block and every ``receive`` that found data waiting, and pauses and resumes reading
@@ -11,7 +11,8 @@ Rules of this module:
 - It is an ``anyio.abc.ByteStream`` and raises what anyio's streams raise
   (``EndOfStream``, ``BrokenResourceError``, ``ClosedResourceError``), so the engine
   cannot tell it from anyio's.
-- Used on asyncio for ``http://`` only: TLS and trio keep anyio's streams.
+- Used on asyncio, for ``http://`` and ``https://`` (asyncio's own TLS transport);
+  trio keeps anyio's streams.
 - A wait is a plain future awaited in the caller's task, so anyio's cancel scopes
   (timeouts, cancellation) interrupt it as they interrupt anything else.
 - ``wait_limit`` (seconds, or None) bounds every wait of ``receive`` and ``send`` on
@@ -31,6 +32,7 @@ Rules of this module:
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -237,13 +239,22 @@ class AsyncioStream(anyio.abc.ByteStream):
         return {SocketAttribute.raw_socket: lambda: raw}
 
 
-async def connect(host: str, port: int, *, wait_limit: float | None = None) -> AsyncioStream:
+async def connect(
+    host: str,
+    port: int,
+    *,
+    wait_limit: float | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> AsyncioStream:
     """Open a TCP connection to the first of the host's addresses that answers (IPv4 or
-    IPv6, tried in turn); ``wait_limit`` bounds each later wait of the stream, not this
+    IPv6, tried in turn), with TLS under ``tls`` (the host name checked against the
+    certificate); ``wait_limit`` bounds each later wait of the stream, not this
     connect.  Not asyncio's happy eyeballs: on Python 3.11 a cancelled staggered
     attempt leaves its socket open (seen in this suite)."""
     loop = asyncio.get_running_loop()
-    transport, protocol = await loop.create_connection(_Protocol, host, port)
+    transport, protocol = await loop.create_connection(
+        _Protocol, host, port, ssl=tls, server_hostname=host if tls is not None else None
+    )
     assert isinstance(transport, asyncio.Transport)
     # The engine sets TCP_NODELAY, as for anyio's streams.
     return AsyncioStream(transport, protocol, wait_limit)

@@ -13,8 +13,8 @@ Rules of this module:
   closed the idle connection) is sent once more on a fresh one, when its body
   can be sent again (bytes or none; streamed bodies are retried by the pipeline).
 - Errors become ``TransportError`` subclasses here; cleanup runs shielded.
-- Plain-http connections on asyncio run on ``_asyncio_stream`` (asyncio's transport
-  directly: no loop round trip per ``send`` and ``receive``); TLS and trio on anyio's
+- Connections on asyncio run on ``_asyncio_stream`` (asyncio's transport directly, its
+  TLS included: no loop round trip per ``send`` and ``receive``); trio's on anyio's
   streams.  Both are ``anyio.abc.ByteStream``: nothing below the connect differs.
 - A free connection slot is taken without waiting (no checkpoint); only a full pool
   waits, under the pool timeout.
@@ -183,14 +183,18 @@ class EngineTransport:
     async def _connect(self, origin: Origin) -> _Connection:
         scheme, host, port = origin
         with anyio.fail_after(self._connect_timeout):
-            if scheme == "https":
-                stream: anyio.abc.ByteStream = await anyio.connect_tcp(
-                    host, port, tls=True, ssl_context=self._tls(), tls_hostname=host
-                )
-            elif self._native_asyncio and running_on_asyncio():
+            tls = self._tls() if scheme == "https" else None
+            stream: anyio.abc.ByteStream
+            if self._native_asyncio and running_on_asyncio():
                 # Fewer loop round trips, and the read and write timeout without a
                 # cancel scope.
-                stream = await asyncio_stream.connect(host, port, wait_limit=self._timeout)
+                stream = await asyncio_stream.connect(
+                    host, port, wait_limit=self._timeout, tls=tls
+                )
+            elif tls is not None:
+                stream = await anyio.connect_tcp(
+                    host, port, tls=True, ssl_context=tls, tls_hostname=host
+                )
             else:
                 stream = await anyio.connect_tcp(host, port)
         connection = _Connection(stream, origin)

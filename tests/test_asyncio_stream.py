@@ -6,15 +6,20 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import ssl
 import struct
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 import anyio.abc
 import anyio.to_thread
 import pytest
+import trustme
+from anyio.streams.tls import TLSListener
 
+from s3lite import CertificateError
 from s3lite._asyncio_stream import (
     HIGH_WATER,
     LARGE_READ,
@@ -198,24 +203,56 @@ async def test_two_receives_at_once_are_refused() -> None:
         group.cancel_scope.cancel()
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
 @pytest.mark.parametrize("native", [True, False])
-async def test_the_engine_uses_it_for_http_on_asyncio_unless_told_not_to(native: bool) -> None:
-    async def answer(stream: anyio.abc.SocketStream) -> None:
+async def test_the_engine_uses_it_on_asyncio_unless_told_not_to(native: bool, scheme: str) -> None:
+    async def answer(stream: anyio.abc.ByteStream) -> None:
         async with stream:
             await stream.receive()
             await stream.send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    tcp = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = tcp.extra(anyio.abc.SocketAttribute.local_port)
+    listener: anyio.abc.Listener[Any] = tcp
+    verify: bool | ssl.SSLContext = True
+    if scheme == "https":  # a throwaway CA, trusted by this engine only
+        ca = trustme.CA()
+        server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1").configure_cert(server_context)
+        listener = TLSListener(tcp, server_context, standard_compatible=False)
+        verify = ssl.create_default_context()
+        ca.configure_trust(verify)
     engine = EngineTransport(
-        timeout=5, connect_timeout=5, max_connections=1, verify=True, native_asyncio=native
+        timeout=5, connect_timeout=5, max_connections=1, verify=verify, native_asyncio=native
     )
     async with listener, anyio.create_task_group() as group:
         group.start_soon(listener.serve, answer)
-        target = Target("http", "127.0.0.1", port, "/b/k")
+        target = Target(scheme, "127.0.0.1", port, "/b/k")
         response = await engine.send(HttpRequest("GET", target, "", [], None), stream=False)
         assert response.content == b"ok"
-        (connection,) = engine._idle[("http", "127.0.0.1", port)]
+        (connection,) = engine._idle[(scheme, "127.0.0.1", port)]
         assert isinstance(connection.stream, AsyncioStream) is native
+        await engine.aclose()
+        group.cancel_scope.cancel()
+
+
+async def test_an_untrusted_certificate_is_refused_on_its_tls() -> None:
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    tcp = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = tcp.extra(anyio.abc.SocketAttribute.local_port)
+    listener = TLSListener(tcp, server_context, standard_compatible=False)
+
+    async def answer(stream: anyio.abc.ByteStream) -> None:
+        await stream.aclose()
+
+    engine = EngineTransport(timeout=5, connect_timeout=5, max_connections=1, verify=True)
+    async with listener, anyio.create_task_group() as group:
+        group.start_soon(listener.serve, answer)
+        target = Target("https", "127.0.0.1", port, "/b/k")
+        with pytest.raises(CertificateError):
+            await engine.send(HttpRequest("GET", target, "", [], None), stream=False)
+        assert engine.open_connections == 0
         await engine.aclose()
         group.cancel_scope.cancel()
