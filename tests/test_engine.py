@@ -231,14 +231,16 @@ async def test_a_body_left_unread_closes_its_connection_instead_of_reusing_it() 
     assert counts.accepted == 2
 
 
-async def test_cancellation_mid_body_leaves_no_connection_behind() -> None:
-    async def trickle(stream: Stream, _: int, __: Counts) -> None:
-        buffer = bytearray()
-        if await read_request(stream, buffer):
-            await stream.send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nabc")
-            await anyio.sleep(10)
+async def three_bytes_then_stall(stream: Stream, _: int, __: Counts) -> None:
+    """Answers with the head and 3 of 1,000 body bytes, then says nothing more."""
+    buffer = bytearray()
+    if await read_request(stream, buffer):
+        await stream.send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nabc")
+        await anyio.sleep(10)
 
-    async with raw_server(trickle) as (port, _counts):
+
+async def test_cancellation_mid_body_leaves_no_connection_behind() -> None:
+    async with raw_server(three_bytes_then_stall) as (port, _counts):
         transport = engine()
         response = await transport.send(request(port), stream=True)
         assert response.body is not None
@@ -248,11 +250,13 @@ async def test_cancellation_mid_body_leaves_no_connection_behind() -> None:
         await transport.aclose()
 
 
-async def test_a_stalled_server_times_out() -> None:
-    async def stall(stream: Stream, _: int, __: Counts) -> None:
-        await anyio.sleep(10)
+async def say_nothing(stream: Stream, _: int, __: Counts) -> None:
+    """Accepts the connection and neither reads nor answers."""
+    await anyio.sleep(10)
 
-    async with raw_server(stall) as (port, _counts):
+
+async def test_a_stalled_server_times_out() -> None:
+    async with raw_server(say_nothing) as (port, _counts):
         transport = engine(timeout=0.2)
         with pytest.raises(RequestTimeoutError):
             await transport.send(request(port), stream=False)
@@ -261,13 +265,7 @@ async def test_a_stalled_server_times_out() -> None:
 
 
 async def test_a_body_that_stalls_midway_times_out_and_closes_its_connection() -> None:
-    async def stall_after_three(stream: Stream, _: int, __: Counts) -> None:
-        buffer = bytearray()
-        if await read_request(stream, buffer):
-            await stream.send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nabc")
-            await anyio.sleep(10)
-
-    async with raw_server(stall_after_three) as (port, _counts):
+    async with raw_server(three_bytes_then_stall) as (port, _counts):
         transport = engine(timeout=0.2)
         response = await transport.send(request(port), stream=True)
         with anyio.fail_after(5), pytest.raises(RequestTimeoutError):
@@ -277,11 +275,8 @@ async def test_a_body_that_stalls_midway_times_out_and_closes_its_connection() -
 
 
 async def test_an_upload_the_server_never_reads_times_out() -> None:
-    async def never_read(stream: Stream, _: int, __: Counts) -> None:
-        await anyio.sleep(10)
-
     body = b"x" * (64 * 1024 * 1024)  # more than the kernel's buffers of both ends hold
-    async with raw_server(never_read) as (port, _counts):
+    async with raw_server(say_nothing) as (port, _counts):
         transport = engine(timeout=0.3)
         with anyio.fail_after(5), pytest.raises(RequestTimeoutError):
             await transport.send(request(port, "PUT", body), stream=False)
