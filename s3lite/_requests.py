@@ -533,8 +533,10 @@ def list_parts_page(bucket: str, key: str, upload_id: str, marker: int | None) -
 # --- answers ---------------------------------------------------------------------
 
 
-_MONTHS = {"Jan": 1, "Feb": 2, "Mar": 3, "Apr": 4, "May": 5, "Jun": 6}
-_MONTHS |= {"Jul": 7, "Aug": 8, "Sep": 9, "Oct": 10, "Nov": 11, "Dec": 12}
+_MONTHS = {
+    "Jan": 1, "Feb": 2, "Mar": 3, "Apr": 4, "May": 5, "Jun": 6,
+    "Jul": 7, "Aug": 8, "Sep": 9, "Oct": 10, "Nov": 11, "Dec": 12,
+}  # fmt: skip
 
 
 def _imf_fixdate(value: str) -> datetime | None:

@@ -203,6 +203,13 @@ async def test_two_receives_at_once_are_refused() -> None:
         group.cancel_scope.cancel()
 
 
+def tls_listener(tcp: anyio.abc.Listener[Any], ca: trustme.CA) -> TLSListener:
+    """TLS on ``tcp`` with a certificate for 127.0.0.1 issued by ``ca``."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    return TLSListener(tcp, context, standard_compatible=False)
+
+
 @pytest.mark.parametrize("scheme", ["http", "https"])
 @pytest.mark.parametrize("native", [True, False])
 async def test_the_engine_uses_it_on_asyncio_unless_told_not_to(native: bool, scheme: str) -> None:
@@ -217,9 +224,7 @@ async def test_the_engine_uses_it_on_asyncio_unless_told_not_to(native: bool, sc
     verify: bool | ssl.SSLContext = True
     if scheme == "https":  # a throwaway CA, trusted by this engine only
         ca = trustme.CA()
-        server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("127.0.0.1").configure_cert(server_context)
-        listener = TLSListener(tcp, server_context, standard_compatible=False)
+        listener = tls_listener(tcp, ca)
         verify = ssl.create_default_context()
         ca.configure_trust(verify)
     engine = EngineTransport(
@@ -237,12 +242,9 @@ async def test_the_engine_uses_it_on_asyncio_unless_told_not_to(native: bool, sc
 
 
 async def test_an_untrusted_certificate_is_refused_on_its_tls() -> None:
-    ca = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_context)
     tcp = await anyio.create_tcp_listener(local_host="127.0.0.1")
     port = tcp.extra(anyio.abc.SocketAttribute.local_port)
-    listener = TLSListener(tcp, server_context, standard_compatible=False)
+    listener = tls_listener(tcp, trustme.CA())  # a CA the engine does not trust
 
     async def answer(stream: anyio.abc.ByteStream) -> None:
         await stream.aclose()
