@@ -20,8 +20,10 @@ Rules of this module:
   ``TimeoutError``.  The engine relies on it instead of a cancel scope per call
   (a cancel scope costs several times a timer, and most calls never wait).
 - Bounded memory: reading pauses while more than ``HIGH_WATER`` bytes wait unread,
-  and resumes once they are taken; writing waits while the transport's buffer is
-  above its own high-water mark.
+  and resumes once they are taken.
+- ``send`` returns once the transport holds nothing of the item (its write buffer is
+  empty: the kernel has every byte), as anyio's ``send`` does; the caller may then
+  reuse the buffer (file uploads read each chunk into the buffer of the one before).
 - No copies: received chunks are handed out as asyncio read them; a write hands
   the caller's buffer to the transport.
 - The transport's read size adapts (``SMALL_READ`` up to ``LARGE_READ``): small
@@ -118,6 +120,10 @@ class _Protocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        # Writing pauses whenever the transport keeps bytes back, and resumes when it has
+        # none: a ``send`` that returns leaves no reference to its buffer behind (from
+        # Python 3.12 the transport keeps a view of what the socket did not take).
+        transport.set_write_buffer_limits(high=0)
         # ``max_size`` is what asyncio's selector transport passes to ``recv``; another
         # loop's transport may not have it, and then keeps its own read size.
         if hasattr(transport, "max_size"):

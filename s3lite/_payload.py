@@ -30,7 +30,10 @@ Rules of this module:
   request re-reads its source from the start and re-chains its signatures.
 - s3lite copies no payload bytes here, except to join runs of small buffered
   chunks (``_body.MIN_PIECE``).  The httpx engine copies what is not a whole
-  ``bytes`` object once more (h11 joins its write buffers).
+  ``bytes`` object once (h11 would join its write buffers anyway).
+- A piece of a streamed body is valid until the next one is asked for: a file's
+  chunks are read into one reused buffer.  The engine's ``send`` returns once the
+  socket has the bytes; the httpx engine hands httpx copies.
 """
 
 from __future__ import annotations
@@ -306,7 +309,7 @@ def _chunked(
 
     def open_chunked(signature: HeaderSignature, key: bytes) -> Content:
         hasher = Hasher(algorithm) if algorithm else None
-        chunks = source.ranged(start, size, CHUNK_SIZE)
+        chunks = source.ranged_reusing(start, size, CHUNK_SIZE)
         if not signed:
             assert hasher is not None
             return _unsigned_chunks(chunks, hasher, computed)

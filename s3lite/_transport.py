@@ -7,6 +7,10 @@ Rules of this module:
   otherwise remove ``.``/``..`` segments, which are legal in S3 keys).
 - Response bodies are read raw (no content decoding): an object stored with
   ``Content-Encoding: gzip`` comes back as the bytes that were stored.
+- A streamed request body reaches httpx as ``bytes`` pieces: a piece that is a view is
+  copied once (h11 would join it into a new ``bytes`` anyway), because s3lite may reuse
+  a piece's buffer once the next piece is asked for, and an httpx transport (a
+  ``MockTransport``, say) may keep pieces until the body ends.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from ._exceptions import (
     RequestTimeoutError,
     TransportError,
 )
-from ._http import Headers, HttpRequest, Response, close_content
+from ._http import Buffer, Headers, HttpRequest, Response, close_content
 from ._tls import certificate_failure, ssl_context
 from ._urls import Target
 
@@ -200,11 +204,12 @@ class HttpxTransport:
         shard = min(self._shards, key=_busyness)
         what = f"{request.method} {request.target.host_header}"
         content = request.content
+        pieces = content if isinstance(content, bytes | None) else _bytes_pieces(content)
         built = shard.client.build_request(
             request.method,
             build_url(request.target, request.query),
             headers=request.headers,
-            content=cast("bytes | AsyncIterable[bytes] | None", content),
+            content=pieces,
         )
         shard.active += 1
         sent = False
@@ -226,6 +231,7 @@ class HttpxTransport:
         finally:
             if not sent:
                 shard.active -= 1
+            await close_content(pieces)
             await close_content(content)
         return Response(
             method=request.method,
@@ -247,6 +253,11 @@ class HttpxTransport:
 def _httpx_trust_store(verify: bool) -> ssl.SSLContext:
     # httpx's default context (certifi's CA bundle), built once per process.
     return httpx.create_ssl_context(verify=verify)
+
+
+async def _bytes_pieces(content: AsyncIterable[Buffer]) -> AsyncGenerator[bytes, None]:
+    async for piece in content:
+        yield piece if isinstance(piece, bytes) else bytes(piece)
 
 
 def _busyness(shard: _Shard) -> int:

@@ -10,7 +10,7 @@ import ssl
 import struct
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import anyio.abc
@@ -110,6 +110,27 @@ async def test_a_send_waits_for_a_slow_reader_and_cancellation_interrupts_it() -
             await client.send(b"more")
         with pytest.raises(anyio.ClosedResourceError):
             await client.receive()
+
+
+async def test_a_send_returns_holding_nothing_of_its_buffer() -> None:
+    backlog = os.urandom(32 * 1024 * 1024)  # more than the kernel's buffers hold
+    piece = os.urandom(20_000)  # under asyncio's default high-water mark
+    received = bytearray()
+
+    def read_all() -> None:
+        while len(received) < len(backlog) + len(piece):
+            received.extend(server.recv(64 * 1024))
+
+    async with pair() as (client, server), anyio.create_task_group() as group:
+        with anyio.move_on_after(0.3):
+            await client.send(backlog)  # the server reads nothing yet: the send waits
+        assert client._transport.get_write_buffer_size() > 0  # the rest waits in asyncio
+        group.start_soon(anyio.to_thread.run_sync, read_all)
+        buffer = bytearray(piece)
+        await client.send(cast("bytes", memoryview(buffer)))  # queued behind the rest
+        assert client._transport.get_write_buffer_size() == 0
+        buffer[:] = bytes(len(buffer))  # the caller reuses its buffer at once
+    assert received == backlog + piece  # what was sent, not what the buffer held later
 
 
 async def test_a_waiting_receive_is_cancelled_and_the_stream_stays_usable() -> None:

@@ -299,6 +299,37 @@ async def test_file_source_shrinking_while_read_raises_integrity_error(data_file
             await read_all(source, 1000)
         with pytest.raises(IntegrityError, match="shrank"):
             await collect(source.ranged(0, len(DATA)))
+        with pytest.raises(IntegrityError, match="shrank"):
+            await collect_reused(source.ranged_reusing(0, len(DATA), 64))
+    finally:
+        await source.aclose()
+
+
+async def collect_reused(chunks: AsyncGenerator[Any, None]) -> bytes:
+    """The bytes of every chunk, copied as each arrives (a chunk's buffer may be reused
+    for the next one)."""
+    out = bytearray()
+    async with aclosing(chunks):
+        async for chunk in chunks:
+            out += chunk
+    return bytes(out)
+
+
+async def test_file_source_reads_every_chunk_into_the_buffer_of_the_one_before(
+    data_file: Path,
+) -> None:
+    source = await make_source(data_file)
+    try:
+        buffers = set()
+        for start, size in ((0, len(DATA)), (100, 3000), (5, 1)):
+            got = bytearray()
+            async with aclosing(source.ranged_reusing(start, size, 1024)) as chunks:
+                async for chunk in chunks:
+                    assert isinstance(chunk, memoryview) and 0 < len(chunk) <= 1024
+                    buffers.add(id(chunk.obj))
+                    got += chunk
+            assert bytes(got) == DATA[start : start + size]
+        assert len(buffers) == 1  # one buffer for every chunk of all three ranges
     finally:
         await source.aclose()
 
@@ -343,9 +374,13 @@ async def test_file_source_ranged_and_read_agree_with_the_data(
             reads = await read_all(source, read_size)
             assert b"".join(reads) == visible
             assert all(len(r) == read_size for r in reads[:-1])
+            pieces = await collect_reused(source.ranged_reusing(start, size, chunk))
+            assert pieces == visible[start : start + size]
         owned = await make_source(path)
         try:
             assert await collect(owned.ranged(start, size, chunk)) == data[start : start + size]
+            pieces = await collect_reused(owned.ranged_reusing(start, size, chunk))
+            assert pieces == data[start : start + size]
         finally:
             await owned.aclose()
 

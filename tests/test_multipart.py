@@ -87,6 +87,22 @@ async def test_every_body_is_sent_with_content_length_never_chunked(
         assert all(part >= 5 * MiB for part in part_sizes[1:])
 
 
+@pytest.mark.parametrize("threshold", [64 * MiB, 5 * MiB + 1], ids=["one-put", "parts"])
+async def test_file_chunks_reach_an_httpx_transport_that_keeps_them_intact(
+    threshold: int, tmp_path: Path
+) -> None:
+    # A file is read chunk after chunk into one reused buffer; MockTransport keeps every
+    # piece until the body ends (it joins them), so each must reach httpx as its own
+    # bytes.  Random data: a repeating pattern would hide a chunk overwritten by the next.
+    data = os.urandom(11 * MiB + 5)
+    path = tmp_path / "body.bin"
+    path.write_bytes(data)
+    fake = FakeS3()
+    async with mock_client(fake, multipart_threshold=threshold, part_size=5 * MiB) as s3:
+        await s3.put_object(BUCKET, "obj", path)
+    assert fake.objects["obj"] == data
+
+
 @pytest.mark.parametrize("known", [False, True], ids=["unknown-length", "known-length"])
 async def test_stream_is_uploaded_whole_when_threshold_is_below_part_size(known: bool) -> None:
     data = pattern(12 * MiB, seed=7)
