@@ -76,6 +76,8 @@ from ._urls import AddressingStyle, Endpoint, validate_bucket_name, validate_key
 
 __all__ = ["S3Client"]
 
+_WRITE_ARGUMENT_NAMES = frozenset(WriteArguments.__annotations__)
+
 
 def _transport_for(options: ClientOptions, http_client: httpx.AsyncClient | None) -> Transport:
     """s3lite's own engine, or httpx when the caller brings an ``httpx.AsyncClient``."""
@@ -488,7 +490,7 @@ class S3Client(AsyncResource):
         return headers, _requests.version_query(read.get("version_id"))
 
     def _write_options(self, write: WriteArguments) -> WriteOptions:
-        unknown = set(write) - set(WriteArguments.__annotations__)
+        unknown = write.keys() - _WRITE_ARGUMENT_NAMES
         if unknown:
             raise InvalidRequestError(f"unknown argument(s): {', '.join(sorted(unknown))}")
         if write.get("sse_customer_key") is not None:

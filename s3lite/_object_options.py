@@ -133,6 +133,8 @@ class WriteOptions:
     @classmethod
     def of(cls, arguments: WriteArguments) -> WriteOptions:
         """The describing part of a write's keyword arguments."""
+        if not arguments:
+            return _NO_WRITE_OPTIONS  # most writes name none
         given = {k: v for k, v in arguments.items() if k not in CONDITION_NAMES}
         return cls(**given)  # type: ignore[arg-type]
 
@@ -203,6 +205,8 @@ class Conditions:
     @classmethod
     def of(cls, arguments: WriteArguments | ReadArguments) -> Conditions:
         """The conditions among keyword arguments."""
+        if not arguments:
+            return _NO_CONDITIONS
         return cls(**{k: v for k, v in arguments.items() if k in CONDITION_NAMES})  # type: ignore[arg-type]
 
     def headers(self, *, write: bool = False) -> list[tuple[str, str]]:
@@ -227,6 +231,10 @@ class Conditions:
                 ("if-unmodified-since", _http_date("if_unmodified_since", self.if_unmodified_since))
             )
         return headers
+
+
+_NO_WRITE_OPTIONS = WriteOptions()
+_NO_CONDITIONS = Conditions()
 
 
 def _etag(name: str, value: object) -> str:

@@ -10,6 +10,7 @@ Rules of this module:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ _LABEL = r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?"
 _HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 
 
+@functools.lru_cache(maxsize=256)  # pure, and called for every request
 def bucket_name_problem(name: str) -> str | None:
     """Why ``name`` breaks S3's published bucket naming rules, or ``None`` if it does not.
 

@@ -3,6 +3,7 @@ sockets on 127.0.0.1 (ends of stream, resets, flow control both ways, cancellati
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import socket
@@ -160,6 +161,28 @@ async def test_a_wait_limit_bounds_each_wait_and_only_waits() -> None:
                 await client.send(b"x" * (64 * 1024 * 1024))  # the server never reads
             assert not client._protocol.readable._future  # no waiter left behind
             await client.aclose()
+
+
+async def test_each_wait_gets_its_whole_limit_from_one_lazy_timer() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = await connect("127.0.0.1", listener.getsockname()[1], wait_limit=0.4)
+        server, _ = listener.accept()
+        with server:
+            loop = asyncio.get_running_loop()
+            readable = client._protocol.readable
+            timers = set()
+            for _ in range(20):  # short waits: the first one's timer serves them all
+                loop.call_later(0.002, server.sendall, b"x")
+                assert await client.receive() == b"x"
+                timers.add(readable._timer)
+            assert len(timers) == 1 and None not in timers
+            await anyio.sleep(0.3)  # the timer, armed for the first wait, is near due
+            started = anyio.current_time()
+            with pytest.raises(TimeoutError):
+                await client.receive()  # a new wait: the whole limit, not the rest
+            assert anyio.current_time() - started >= 0.39
+            await client.aclose()
+            assert readable._timer is None  # closing dropped the timer
 
 
 async def test_peer_spoke_tells_bytes_and_end_of_stream_on_an_idle_stream() -> None:
