@@ -28,7 +28,8 @@ Rules of this module:
   the caller's buffer to the transport.
 - The transport's read size adapts (``SMALL_READ`` up to ``LARGE_READ``): small
   answers are read into small buffers, bulk bodies into large ones (see
-  ``SMALL_READ`` for why it matters).
+  ``SMALL_READ`` for why it matters); it grows at once and shrinks only after
+  ``SHRINK_AFTER`` small reads in a row.
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ glibc serves a block that large with ``mmap``: a read that brings a 16 KiB answe
 costs an ``mmap``, an ``mremap`` and a ``munmap`` (22 µs here, more than the read)."""
 LARGE_READ = 1024 * 1024
 """The read size a bulk body grows to (x4 each time a read fills the current one)."""
+SHRINK_AFTER = 8
+"""Reads under ``SMALL_READ`` in a row that take the read size back down.  One is not
+enough: a bulk body often arrives in a few small reads between large ones, and a size
+that went down after each grew again at once (a 64/256 KiB seesaw that cost every
+read an ``mmap`` and a streamed GET 3-4x its CPU)."""
 _VIEW_ABOVE = 64 * 1024
 """Writes larger than this go to the transport as memoryviews (one copy fewer)."""
 _TIMER_SLACK = 0.001
@@ -147,6 +153,8 @@ class _Protocol(asyncio.Protocol):
         self.writing_paused = False
         self.read_size = 0
         """What the transport's reads ask for (0: the transport's own, not adapted)."""
+        self.small_reads = 0
+        """Reads under ``SMALL_READ`` in a row, while the read size is above it."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -169,8 +177,13 @@ class _Protocol(asyncio.Protocol):
         if self.read_size:  # the read size adapts
             if size >= self.read_size and self.read_size < LARGE_READ:
                 self._ask_for(min(self.read_size * 4, LARGE_READ))
-            elif size < SMALL_READ < self.read_size:
-                self._ask_for(SMALL_READ)
+            if size >= SMALL_READ:
+                self.small_reads = 0
+            elif self.read_size > SMALL_READ:
+                self.small_reads += 1
+                if self.small_reads >= SHRINK_AFTER:
+                    self.small_reads = 0
+                    self._ask_for(SMALL_READ)
         self.chunks.append(data)
         self.unread += size
         if self.unread > HIGH_WATER and not self.reading_paused and self.transport:

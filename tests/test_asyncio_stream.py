@@ -9,6 +9,7 @@ import os
 import socket
 import ssl
 import struct
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -24,6 +25,7 @@ from s3lite import CertificateError
 from s3lite._asyncio_stream import (
     HIGH_WATER,
     LARGE_READ,
+    SHRINK_AFTER,
     SMALL_READ,
     AsyncioStream,
     connect,
@@ -225,9 +227,33 @@ async def test_the_read_size_grows_for_bulk_bodies_and_shrinks_for_small_answers
             while len(received) < len(data):
                 received += await client.receive(LARGE_READ)
         assert received == data
-        server.sendall(b"a small answer")
-        assert await client.receive() == b"a small answer"
+        for answer in range(SHRINK_AFTER):  # small answers, one read each
+            assert protocol.read_size == LARGE_READ  # not after fewer of them
+            server.sendall(b"small answer %d" % answer)
+            assert await client.receive() == b"small answer %d" % answer
         assert protocol.read_size == SMALL_READ == transport.max_size  # type: ignore[attr-defined]
+
+
+async def test_a_bulk_body_in_uneven_reads_keeps_the_large_read_size() -> None:
+    async with pair() as (client, server):
+        protocol = client._protocol
+        pieces = [os.urandom(n) for n in (LARGE_READ, 3000, 100_000, 2000) * 8]
+
+        def send_unevenly() -> None:
+            for piece in pieces:  # each written on its own: reads bring small pieces too
+                server.sendall(piece)
+                time.sleep(0.002)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(anyio.to_thread.run_sync, send_unevenly)
+            received = bytearray()
+            sizes = []
+            while len(received) < sum(map(len, pieces)):
+                received += await client.receive(LARGE_READ)
+                sizes.append(protocol.read_size)
+        assert received == b"".join(pieces)
+        grown = sizes.index(LARGE_READ)
+        assert set(sizes[grown:]) == {LARGE_READ}  # no shrinking between the large reads
 
 
 async def test_aclose_closes_the_socket_before_it_returns() -> None:
