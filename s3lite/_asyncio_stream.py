@@ -161,8 +161,11 @@ class _Protocol(asyncio.Protocol):
         self.transport = transport
         # Writing pauses whenever the transport keeps bytes back, and resumes when it has
         # none: a ``send`` that returns leaves no reference to its buffer behind (from
-        # Python 3.12 the transport keeps a view of what the socket did not take).
-        transport.set_write_buffer_limits(high=0)
+        # Python 3.12 the transport keeps a view of what the socket did not take).  The
+        # socket transport pauses above ``high``, the TLS one at ``high`` and more (with
+        # 0 it would pause with nothing kept, and never resume).
+        tls = transport.get_extra_info("ssl_object") is not None
+        transport.set_write_buffer_limits(high=1 if tls else 0, low=0)
         # ``max_size`` is what asyncio's selector transport passes to ``recv``; another
         # loop's transport may not have it, and then keeps its own read size.
         if hasattr(transport, "max_size"):

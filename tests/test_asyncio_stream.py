@@ -328,3 +328,31 @@ async def test_an_untrusted_certificate_is_refused_on_its_tls() -> None:
         assert engine.open_connections == 0
         await engine.aclose()
         group.cancel_scope.cancel()
+
+
+async def test_sends_over_tls_finish_and_hold_nothing_of_their_buffer() -> None:
+    ca = trustme.CA()
+    tcp = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = tcp.extra(anyio.abc.SocketAttribute.local_port)
+    pieces = [os.urandom(8 * 1024 * 1024), os.urandom(20_000), b"x"]
+    received = bytearray()
+
+    async def read_all(stream: anyio.abc.ByteStream) -> None:
+        async with stream:
+            while len(received) < sum(map(len, pieces)):
+                received.extend(await stream.receive())
+
+    trust = ssl.create_default_context()
+    ca.configure_trust(trust)
+    async with tls_listener(tcp, ca) as listener, anyio.create_task_group() as group:
+        group.start_soon(listener.serve, read_all)
+        client = await connect("127.0.0.1", port, wait_limit=10, tls=trust)
+        for piece in pieces:  # TLS pauses at its high-water mark, not above it
+            buffer = bytearray(piece)
+            await client.send(cast("bytes", memoryview(buffer)))
+            assert client._transport.get_write_buffer_size() == 0
+            buffer[:] = bytes(len(buffer))
+        await wait_until(lambda: len(received) == sum(map(len, pieces)))
+        assert received == b"".join(pieces)
+        await client.aclose()
+        group.cancel_scope.cancel()
