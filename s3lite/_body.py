@@ -166,8 +166,8 @@ class FileSource(Source):
             async for piece in self.ranged(start, size, chunk):
                 yield piece
             return
-        buffer = self._spare.pop() if self._spare and len(self._spare[-1]) >= chunk else None
-        buffer = buffer if buffer is not None else bytearray(chunk)
+        reusable = bool(self._spare) and len(self._spare[-1]) >= chunk
+        buffer = self._spare.pop() if reusable else bytearray(chunk)
         whole = memoryview(buffer)
         try:
             end = start + size

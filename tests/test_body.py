@@ -39,6 +39,8 @@ async def read_all(source: Source, size: int) -> list[bytes]:
 
 
 async def collect(chunks: AsyncIterator[Any]) -> bytes:
+    """The bytes of every chunk, each copied as it arrives (``ranged_reusing`` reuses a
+    chunk's buffer for the next one)."""
     return b"".join([bytes(chunk) async for chunk in chunks])
 
 
@@ -300,19 +302,9 @@ async def test_file_source_shrinking_while_read_raises_integrity_error(data_file
         with pytest.raises(IntegrityError, match="shrank"):
             await collect(source.ranged(0, len(DATA)))
         with pytest.raises(IntegrityError, match="shrank"):
-            await collect_reused(source.ranged_reusing(0, len(DATA), 64))
+            await collect(source.ranged_reusing(0, len(DATA), 64))
     finally:
         await source.aclose()
-
-
-async def collect_reused(chunks: AsyncGenerator[Any, None]) -> bytes:
-    """The bytes of every chunk, copied as each arrives (a chunk's buffer may be reused
-    for the next one)."""
-    out = bytearray()
-    async with aclosing(chunks):
-        async for chunk in chunks:
-            out += chunk
-    return bytes(out)
 
 
 async def test_file_source_reads_every_chunk_into_the_buffer_of_the_one_before(
@@ -374,12 +366,12 @@ async def test_file_source_ranged_and_read_agree_with_the_data(
             reads = await read_all(source, read_size)
             assert b"".join(reads) == visible
             assert all(len(r) == read_size for r in reads[:-1])
-            pieces = await collect_reused(source.ranged_reusing(start, size, chunk))
+            pieces = await collect(source.ranged_reusing(start, size, chunk))
             assert pieces == visible[start : start + size]
         owned = await make_source(path)
         try:
             assert await collect(owned.ranged(start, size, chunk)) == data[start : start + size]
-            pieces = await collect_reused(owned.ranged_reusing(start, size, chunk))
+            pieces = await collect(owned.ranged_reusing(start, size, chunk))
             assert pieces == data[start : start + size]
         finally:
             await owned.aclose()
