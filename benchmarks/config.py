@@ -81,7 +81,7 @@ class Sizes:
 MODES = {
     "quick": Sizes(
         large=256 * MiB,
-        small_count=300,
+        small_count=1000,
         small_size=16 * KiB,
         concurrency=32,
         memory=(128 * MiB, 512 * MiB),
@@ -95,7 +95,7 @@ MODES = {
     ),
     "full": Sizes(
         large=GiB,
-        small_count=1000,
+        small_count=5000,
         small_size=16 * KiB,
         concurrency=32,
         memory=(GiB, 4 * GiB),

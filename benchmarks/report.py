@@ -5,6 +5,8 @@ Rules of this module:
   for the report), so both always show the same numbers.
 - Ratios are throughput ratios (the client's MB/s over the reference's), so a
   ratio above 1 is always better; CPU and RSS are shown as measured.
+- Every ratio is paired by repeat (``stats.paired_ratio``): the median of the
+  per-repeat ratios, with their range where there are two or more.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from .ceiling import Ceiling
 from .config import Sizes
 from .profile import Profile
-from .stats import Cell, Verdict
+from .stats import PEERS, Cell, Verdict, paired_ratio
 
 __all__ = ["RunInfo", "console_report", "markdown_report", "table"]
 
@@ -27,11 +29,11 @@ HEADER = (
     "CPU s/GiB",
     "peak RSS MiB",
     "above idle MiB",
-    "vs aiobotocore",
     "vs obstore",
+    "vs awscrt",
     "runs",
 )
-REFERENCES = ("aiobotocore", "obstore")
+REFERENCES = ("obstore", "awscrt")
 WORKLOAD_NOTES = (
     (
         "upload-generator",
@@ -100,9 +102,8 @@ def table(
                 continue
             ratios = []
             for reference in REFERENCES:
-                ref = references[reference]
-                ok = ref is not None and ref.mbps and cell.mbps is not None
-                ratios.append(f"{cell.mbps / ref.mbps:.2f}x" if ok else "-")  # type: ignore[operator,union-attr]
+                ratio = paired_ratio(cell, references[reference], "mbps")
+                ratios.append(f"{ratio.median:.2f}x" if ratio is not None else "-")
             runs = f"{cell.runs}" + (f" ({len(cell.errors)} failed)" if cell.errors else "")
             rows.append(
                 [
@@ -118,6 +119,36 @@ def table(
                 ]
             )
     return rows
+
+
+def subjects(clients: Sequence[str]) -> list[str]:
+    """s3lite and its variants, in run order."""
+    return [c for c in clients if c == "s3lite" or c.startswith("s3lite+")]
+
+
+def ratio_table(
+    cells: dict[tuple[str, str, str], Cell],
+    server: str,
+    workloads: Sequence[str],
+    clients: Sequence[str],
+) -> tuple[list[str], list[list[str]]]:
+    """s3lite (and its variants) against every peer that ran: throughput (objects/s for
+    small objects) paired by repeat, median (min-max)."""
+    peers = [p for p in PEERS if p in clients]
+    header = ["workload", "client", *(f"vs {p}" for p in peers)]
+    rows = []
+    for workload in workloads:
+        metric = "objps" if workload.startswith("small-") else "mbps"
+        for client in subjects(clients):
+            cell = cells.get((server, workload, client))
+            if cell is None or not cell.runs:
+                continue
+            texts = []
+            for peer in peers:
+                ratio = paired_ratio(cell, cells.get((server, workload, peer)), metric)
+                texts.append(ratio.text if ratio is not None else "-")
+            rows.append([workload, client, *texts])
+    return header, rows
 
 
 LATENCY_HEADER = ("workload", "client", "obj/s", "p50 ms", "p99 ms", "CPU ms/object", "runs")
@@ -185,6 +216,10 @@ def console_report(
     for server, description in info.servers.items():
         parts.append(f"\n== {server}: {description}")
         parts.append(render_text(table(cells, server, workloads, info.clients)))
+        header, ratios = ratio_table(cells, server, workloads, info.clients)
+        if ratios and len(header) > 2:
+            parts.append("\ns3lite against each peer (paired by repeat: median (min-max)):")
+            parts.append(render_text(ratios, header))
         latency = latency_table(cells, server, info.clients)
         if latency:
             parts.append("\nsmall requests:")
@@ -263,7 +298,8 @@ def markdown_report(
         "client process (and its children, for s5cmd) per GiB moved; peak RSS = the client "
         "process's high-water mark during the workload (reset just before it); above idle = "
         "peak minus the RSS measured after start-up, before the workload. Ratios are "
-        "throughput ratios against the reference client in the same run.",
+        "throughput ratios against the reference client, paired by repeat: the median of "
+        "the ratios of runs made back to back in the same repeat.",
         "",
     ]
     for server, description in info.servers.items():
@@ -277,6 +313,18 @@ def markdown_report(
                 "",
             ]
         out += [render_markdown(table(cells, server, workloads, info.clients)), ""]
+        header, ratios = ratio_table(cells, server, workloads, info.clients)
+        if ratios and len(header) > 2:
+            out += [
+                "### s3lite against each peer, paired by repeat",
+                "",
+                "Throughput ratio (objects/s for small objects) of each repeat's run over the "
+                "peer's run in the same repeat (the clients run back to back), then the median "
+                "of those ratios and, in brackets, the lowest and highest.",
+                "",
+                render_markdown(ratios, header),
+                "",
+            ]
         latency = latency_table(cells, server, info.clients)
         if latency:
             out += [
