@@ -5,7 +5,8 @@ Rules of this module:
   ``("network", direction, row key)``; nothing here measures or runs anything.
 - One table builder, used for stdout and for the report, so both show the same
   numbers.  Ratios are throughput ratios against s3lite's single stream in the
-  same direction and the same run (above 1 is better); CPU is per GiB moved.
+  same direction and the same run (above 1 is better), paired by repeat
+  (``stats.paired_ratio``); CPU is per GiB moved.
 - The targets are issue 13's, as data (``TARGETS``), checked at 8 connections.
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import human_size
-from .stats import Cell, aggregate
+from .stats import Cell, aggregate, paired_ratio
 
 __all__ = [
     "AWSCRT_CRC32",
@@ -173,9 +174,8 @@ def table(setup: Setup, rows: Sequence[Row], results: Sequence[dict[str, Any]]) 
         for direction in setup.directions:
             cell = cells.get(("network", direction, row.key))
             single = cells.get(("network", direction, "s3lite one-stream"))
-            ratio = ""
-            if cell and cell.mbps and single and single.mbps:
-                ratio = f"{cell.mbps / single.mbps:.2f}x"
+            paired = paired_ratio(cell, single, "mbps")
+            ratio = f"{paired.median:.2f}x" if paired is not None else ""
             cpu = f"{cell.cpu_per_gib:.2f}" if cell and cell.cpu_per_gib is not None else ""
             line += [_mbps(cell), ratio, cpu]
             peak = _peak(results, direction, row.key)
@@ -194,14 +194,15 @@ def verdicts(setup: Setup, results: Sequence[dict[str, Any]]) -> list[str]:
         for target in TARGETS:
             subject = cells.get(("network", direction, target.subject))
             reference = cells.get(("network", direction, target.reference))
-            if not (subject and subject.mbps and reference and reference.mbps):
+            ratio = paired_ratio(subject, reference, "mbps")
+            if ratio is None or subject is None or reference is None:
                 out.append(f"- {direction}: {target.name}: not measured")
                 continue
-            ratio = subject.mbps / reference.mbps
-            verdict = "met" if ratio >= target.factor else "missed"
+            verdict = "met" if ratio.median >= target.factor else "missed"
             out.append(
-                f"- {direction}: {target.name}: {verdict} ({subject.mbps:,.0f} vs "
-                f"{reference.mbps:,.0f} MB/s = {ratio:.3f}x, required {target.factor:g}x)"
+                f"- {direction}: {target.name}: {verdict} ({subject.mbps or 0:,.0f} vs "
+                f"{reference.mbps or 0:,.0f} MB/s (medians); paired by repeat "
+                f"{ratio.text}, required {target.factor:g}x)"
             )
     return out
 
