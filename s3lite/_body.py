@@ -9,6 +9,10 @@ Rules of this module:
 - A source is *replayable* when any byte range can be read again (bytes,
   paths, seekable files); only replayable sources are retried or uploaded as
   concurrent ranged parts.  One-shot sources are read sequentially.
+- A file opened here reads its chunks into buffers it keeps (``ranged_reusing``),
+  and can read the first chunk of a range ahead (``prefetch``): that buffer then
+  serves the rest of the range, and goes back to the source when the range ends
+  or when the read-ahead is released unused.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from __future__ import annotations
 import io
 import os
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
-from typing import IO, Any, Union, cast
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
+from typing import IO, Any, TypeVar, Union, cast
 
 import anyio
 import anyio.to_thread
@@ -29,6 +33,7 @@ __all__ = [
     "Body",
     "Buffer",
     "ChunksSource",
+    "Prefetched",
     "Source",
     "StreamSource",
     "is_replayable_body",
@@ -44,6 +49,40 @@ Body = Union[
 READ_SIZE = 1024 * 1024
 MIN_PIECE = 64 * 1024
 """The smallest piece a buffered stream is sent in (except the last)."""
+_T = TypeVar("_T")
+
+
+class Prefetched:
+    """The first chunk of a range, read ahead into a buffer of its source's.
+
+    ``ranged_reusing(..., first=...)`` starts from it and keeps the buffer for the rest
+    of the range; ``release`` hands it back unused.  The buffer is given back once,
+    whichever comes first."""
+
+    __slots__ = ("_spare", "buffer", "length", "start", "view")
+
+    def __init__(self, spare: list[bytearray], buffer: bytearray, start: int, length: int) -> None:
+        self._spare: list[bytearray] | None = spare
+        self.buffer = buffer
+        self.start = start
+        self.length = length
+        self.view = memoryview(buffer)[:length]
+        """The chunk's bytes: ``ranged_reusing`` yields this very object when it uses the
+        chunk (so a consumer can tell it from the same bytes read again)."""
+
+    def claim(self, spare: list[bytearray]) -> bytearray | None:
+        """The buffer, for the source that keeps ``spare`` (None once claimed or
+        released, or for another source)."""
+        if self._spare is None or self._spare is not spare:
+            return None
+        self._spare = None
+        return self.buffer
+
+    def release(self) -> None:
+        """Give the buffer back to its source unused (nothing once claimed)."""
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.append(self.buffer)
 
 
 class Source:
@@ -60,10 +99,22 @@ class Source:
         """Yield bytes ``[start, start + size)`` in chunks (replayable sources only)."""
         raise InvalidRequestError("this body can only be read once and cannot be replayed")
 
-    def ranged_reusing(self, start: int, size: int, chunk: int) -> AsyncGenerator[Buffer, None]:
+    def ranged_reusing(
+        self, start: int, size: int, chunk: int, first: Prefetched | None = None
+    ) -> AsyncGenerator[Buffer, None]:
         """Like ``ranged``, but a chunk is valid only until the next is asked for (a
-        file's chunks are read into one reused buffer)."""
+        file's chunks are read into one reused buffer); ``first``: the range's first
+        chunk as ``prefetch`` read it."""
+        if first is not None:
+            first.release()
         return self.ranged(start, size, chunk)
+
+    async def prefetch(
+        self, start: int, size: int, chunk: int, then: Callable[[memoryview], _T]
+    ) -> tuple[Prefetched, _T] | None:
+        """Read the first chunk of range ``[start, start + size)`` ahead and run ``then``
+        over it, in one worker-thread job; None where this source reads no chunk ahead."""
+        return None
 
     def piece_sizes(self, start: int, size: int, chunk: int = READ_SIZE) -> list[int]:
         """The sizes of the pieces ``ranged(start, size, chunk)`` yields, in order."""
@@ -155,23 +206,36 @@ class FileSource(Source):
                 raise IntegrityError("the file shrank while it was being uploaded")
             yield data
 
+    def _buffer(self, chunk: int) -> bytearray:
+        reusable = bool(self._spare) and len(self._spare[-1]) >= chunk
+        return self._spare.pop() if reusable else bytearray(chunk)
+
     async def ranged_reusing(
-        self, start: int, size: int, chunk: int
+        self, start: int, size: int, chunk: int, first: Prefetched | None = None
     ) -> AsyncGenerator[Buffer, None]:
         """Each chunk is read into a buffer this source keeps for the next chunk and the
         next range.  A fresh 4 MiB buffer per chunk had its pages mapped and zeroed by
         the kernel every time: a page fault per 4-128 KiB read, about a tenth of a file
         upload's client CPU (perf, benchmarks/results/analysis.md)."""
+        claimed = None
+        if first is not None:
+            fits = first.start == start and first.length == min(chunk, size)
+            if fits and len(first.buffer) >= chunk:
+                claimed = first.claim(self._spare)
+            first.release()  # unless claimed: not this range's first chunk, or not ours
         if self._fd is None:
             async for piece in self.ranged(start, size, chunk):
                 yield piece
             return
-        reusable = bool(self._spare) and len(self._spare[-1]) >= chunk
-        buffer = self._spare.pop() if reusable else bytearray(chunk)
+        buffer = claimed if claimed is not None else self._buffer(chunk)
         whole = memoryview(buffer)
         try:
             end = start + size
-            for offset in range(start, end, chunk):
+            rest = start
+            if claimed is not None and first is not None:
+                yield first.view  # read ahead by ``prefetch``: no read here
+                rest += first.length
+            for offset in range(rest, end, chunk):
                 view = whole[: min(chunk, end - offset)]
                 got = await anyio.to_thread.run_sync(
                     _preadv_all, self._fd, view, self._start + offset
@@ -181,6 +245,30 @@ class FileSource(Source):
                 yield view
         finally:
             self._spare.append(buffer)
+
+    async def prefetch(
+        self, start: int, size: int, chunk: int, then: Callable[[memoryview], _T]
+    ) -> tuple[Prefetched, _T] | None:
+        """The first ``min(chunk, size)`` bytes at ``start``, read into one of this
+        source's buffers, and ``then`` run over them, both in one worker-thread job.
+        None for a caller's file object (read under its lock, chunk by chunk)."""
+        fd = self._fd
+        if fd is None or size <= 0:
+            return None
+        buffer = self._buffer(chunk)
+        view = memoryview(buffer)[: min(chunk, size)]
+
+        def read_then() -> _T:
+            if _preadv_all(fd, view, self._start + start) != len(view):
+                raise IntegrityError("the file shrank while it was being uploaded")
+            return then(view)
+
+        try:
+            result = await anyio.to_thread.run_sync(read_then)
+        except BaseException:
+            self._spare.append(buffer)  # the thread has finished: nothing writes to it now
+            raise
+        return Prefetched(self._spare, buffer, start, len(view)), result
 
     async def aclose(self) -> None:
         if self._owned:

@@ -101,17 +101,17 @@ class ChunkSigner:
         """The last signature produced (the seed before any chunk)."""
         return self._previous
 
-    def sign(self, chunk: Buffer) -> str:
-        """Sign one chunk and advance the chain."""
-        text = chunk_string_to_sign(
-            self._timestamp, self._scope, self._previous, hashlib.sha256(chunk).hexdigest()
-        )
+    def sign(self, chunk: Buffer, chunk_hash: str | None = None) -> str:
+        """Sign one chunk and advance the chain (``chunk_hash``: its SHA-256 in hex,
+        when already known)."""
+        digest = chunk_hash if chunk_hash is not None else hashlib.sha256(chunk).hexdigest()
+        text = chunk_string_to_sign(self._timestamp, self._scope, self._previous, digest)
         self._previous = signature(self._key, text)
         return self._previous
 
-    def header(self, chunk: Buffer) -> bytes:
+    def header(self, chunk: Buffer, chunk_hash: str | None = None) -> bytes:
         """The line that opens ``chunk`` on the wire (signs it)."""
-        sig = self.sign(chunk)
+        sig = self.sign(chunk, chunk_hash)
         return b"%x;chunk-signature=%s\r\n" % (len(chunk), sig.encode())
 
     def final(self, trailers: Sequence[tuple[str, str]] = ()) -> bytes:

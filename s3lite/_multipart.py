@@ -9,6 +9,10 @@ Rules of this module:
 - Replayable sources (bytes, files) are never buffered: each part reads its own
   byte range.  A one-shot stream is cut into parts of exactly ``part_size``
   bytes (the last may be shorter): some stores require equal parts.
+- A file part's first chunk is read and hashed ahead (``_payload.read_lead``):
+  the next part's before it waits for a free slot, the first round's while
+  CreateMultipartUpload is in flight.  So a part's body follows its head at once,
+  and the file's chunk buffers number at most the parts in flight plus one.
 - Any failure or cancellation aborts the upload under a shielded cancel scope,
   so no orphaned parts are left behind.
 """
@@ -42,7 +46,7 @@ from ._exceptions import (
 from ._http import Response
 from ._models import CompletedPart, CopyObjectResult, ObjectInfo, PutObjectResult
 from ._options import MAX_PARTS, MAX_SINGLE_PUT, TransferOptions
-from ._payload import Payload, payload_for_source
+from ._payload import Lead, Payload, payload_for_source, read_lead
 from ._pipeline import Pipeline, no_such_upload
 from ._progress import Progress
 from ._tasks import first_error
@@ -93,17 +97,19 @@ async def send_body(
     start: int,
     size: int,
     setting: ChecksumSetting,
+    lead: Lead | None = None,
 ) -> tuple[Response, Payload, ChecksumAlgorithm | None]:
     """Send an upload of bytes ``[start, start + size)`` of a replayable source with the
     checksum ``setting`` asks for (``_checksum_policy``).  Under ``"auto"``, a trailer the
-    server refuses is dropped (for the client's life) and the body is sent once more."""
+    server refuses is dropped (for the client's life) and the body is sent once more.
+    ``lead``: the range's first chunk, read ahead (``read_lead``)."""
     features = pipeline.features
     signed = pipeline.payload_signed
     in_memory = isinstance(source, BytesSource) or size == 0
     algorithm = upload_checksum(setting, features, in_memory=in_memory, signed=signed)
     md5 = with_content_md5(setting, features, signed=signed)
     payload = await payload_for_source(
-        source, start, size, signed=signed, checksum=algorithm, content_md5=md5
+        source, start, size, signed=signed, checksum=algorithm, content_md5=md5, lead=lead
     )
     try:
         response = await pipeline.send(build(payload))
@@ -130,15 +136,16 @@ async def send_part(
     size: int,
     checksum: ChecksumSetting,
     headers: Sequence[tuple[str, str]] = (),
+    lead: Lead | None = None,
 ) -> CompletedPart:
     """UploadPart of bytes ``[start, start + size)`` of a replayable source (``headers``:
-    what every part repeats, SSE-C)."""
+    what every part repeats, SSE-C; ``lead``: its first chunk, read ahead)."""
 
     def build(payload: Payload) -> _requests.S3Request:
         return _requests.upload_part(bucket, key, upload_id, number, payload, headers)
 
     response, payload, algorithm = await send_body(
-        pipeline, build, source, start, size, checksum
+        pipeline, build, source, start, size, checksum, lead
     )
     etag = _xml.unquote_etag(response.headers.get("etag") or "")
     if algorithm not in ("crc32", "sha256"):
@@ -316,6 +323,70 @@ async def _run_parts(schedule: Schedule, *, in_flight: int) -> list[CompletedPar
     return [done[n] for n in sorted(done)]
 
 
+def _part_ranges(length: int, part_size: int) -> list[tuple[int, int]]:
+    """``(start, size)`` of every part of a body of ``length`` bytes (one, if empty)."""
+    starts = range(0, max(length, 1), part_size)
+    return [(start, min(part_size, length - start)) for start in starts]
+
+
+class _LeadReader:
+    """Reads the first chunk of every part of a replayable body ahead, in order.
+
+    One task (``run``) reads the leads one after the other, so reading ahead never
+    competes with itself for the cores.  At most ``ahead`` leads are out at once, read
+    and not yet done with (a part gives its place back when it ends, ``part_ended``):
+    with ``ahead`` = parts in flight + 1, the first round's leads are read while the
+    upload is created, and afterwards the next part's lead while the others send.
+    A lead it cannot read (a caller's file object, an in-memory body, a read error)
+    is ``None``: that part reads its range itself, and reports any error of it.
+    """
+
+    def __init__(
+        self, pipeline: Pipeline, source: Source, ranges: list[tuple[int, int]], ahead: int
+    ) -> None:
+        self.ranges = ranges
+        self._pipeline = pipeline
+        self._source = source
+        self._places = anyio.Semaphore(ahead)
+        self._send, self._receive = anyio.create_memory_object_stream[Lead | None](ahead)
+
+    async def run(self) -> None:
+        """Read every part's lead, in order (a task of its own)."""
+        async with self._send:
+            for start, size in self.ranges:
+                await self._places.acquire()
+                await self._send.send(await self._read(start, size))
+
+    async def _read(self, start: int, size: int) -> Lead | None:
+        pipeline = self._pipeline
+        signed = pipeline.payload_signed
+        setting = pipeline.options.checksum
+        algorithm = upload_checksum(setting, pipeline.features, in_memory=False, signed=signed)
+        try:
+            return await read_lead(self._source, start, size, signed=signed, checksum=algorithm)
+        except Exception:
+            return None
+
+    async def next(self) -> Lead | None:
+        """The next part's lead (waits for it)."""
+        return await self._receive.receive()
+
+    def part_ended(self) -> None:
+        """A part has ended (its chunk buffer is free again)."""
+        self._places.release()
+
+    def close(self) -> None:
+        """Give back the buffers of leads never taken."""
+        while True:
+            try:
+                lead = self._receive.receive_nowait()
+            except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+                break
+            if lead is not None:
+                lead.release()
+        self._receive.close()
+
+
 # --- uploads -----------------------------------------------------------------------
 
 
@@ -424,36 +495,51 @@ async def _upload_parts(
     # CRC32 uploads state the whole object's CRC32 (FULL_OBJECT), so that downloads
     # can verify multipart objects too; it is combined from the parts' CRCs.
     full_object = announced == "crc32"
-    upload_id = await create(pipeline, bucket, key, headers, announced, full_object=full_object)
+    reader = None
+    if not isinstance(source, StreamSource):
+        length = source.length or 0
+        ranges = _part_ranges(length, transfer.part_size_for(length))
+        reader = _LeadReader(pipeline, source, ranges, transfer.max_concurrency + 1)
     sizes: dict[int, int] = {}
 
-    def sender(number: int, part: Source, start: int, size: int) -> PartSender:
+    def sender(
+        number: int, part: Source, start: int, size: int, lead: Lead | None = None
+    ) -> PartSender:
         sizes[number] = size
 
         async def send() -> CompletedPart:
-            done = await send_part(
-                pipeline,
-                bucket,
-                key,
-                upload_id,
-                number,
-                part,
-                start,
-                size,
-                checksum,
-                extra.part_headers,
-            )
+            try:
+                done = await send_part(
+                    pipeline,
+                    bucket,
+                    key,
+                    upload_id,
+                    number,
+                    part,
+                    start,
+                    size,
+                    checksum,
+                    extra.part_headers,
+                    lead,
+                )
+            finally:
+                if reader is not None:
+                    reader.part_ended()
             await progress.advance(size)
             return done
 
         return send
 
     async def ranged_parts(submit: Submit) -> None:
-        length = source.length or 0
-        part_size = transfer.part_size_for(length)
-        for index, start in enumerate(range(0, max(length, 1), part_size)):
-            size = min(part_size, length - start)
-            await submit(index + 1, sender(index + 1, source, start, size))
+        assert reader is not None
+        for number, (start, size) in enumerate(reader.ranges, 1):
+            lead = await reader.next()
+            try:
+                await submit(number, sender(number, source, start, size, lead))
+            except BaseException:
+                if lead is not None:
+                    lead.release()
+                raise
 
     async def stream_parts(submit: Submit) -> None:
         assert isinstance(source, StreamSource)
@@ -470,26 +556,40 @@ async def _upload_parts(
                 return
 
     try:
-        if isinstance(source, StreamSource):
-            in_flight = transfer.buffered_parts_in_flight
-            parts = await _run_parts(stream_parts, in_flight=in_flight)
-        else:
-            parts = await _run_parts(ranged_parts, in_flight=transfer.max_concurrency)
-        whole = None
-        if full_object and all(part.checksum for part in parts):
-            whole = combine_crc32_b64([(str(p.checksum), sizes[p.part_number]) for p in parts])
-        result = await complete(
-            pipeline,
-            bucket,
-            key,
-            upload_id,
-            parts,
-            full_object_crc32=whole,
-            extra=[*extra.conditions, *extra.part_headers],
-        )
-    except BaseException:
-        await _abort_quietly(pipeline, bucket, key, upload_id)
-        raise
+        async with anyio.create_task_group() as readers:
+            if reader is not None:
+                readers.start_soon(reader.run)  # the first leads are read during Create
+            upload_id = await create(
+                pipeline, bucket, key, headers, announced, full_object=full_object
+            )
+            try:
+                if reader is None:
+                    in_flight = transfer.buffered_parts_in_flight
+                    parts = await _run_parts(stream_parts, in_flight=in_flight)
+                else:
+                    parts = await _run_parts(ranged_parts, in_flight=transfer.max_concurrency)
+                whole = None
+                if full_object and all(part.checksum for part in parts):
+                    pairs = [(str(p.checksum), sizes[p.part_number]) for p in parts]
+                    whole = combine_crc32_b64(pairs)
+                result = await complete(
+                    pipeline,
+                    bucket,
+                    key,
+                    upload_id,
+                    parts,
+                    full_object_crc32=whole,
+                    extra=[*extra.conditions, *extra.part_headers],
+                )
+            except BaseException:
+                readers.cancel_scope.cancel()
+                await _abort_quietly(pipeline, bucket, key, upload_id)
+                raise
+    except BaseExceptionGroup as group_error:
+        raise first_error(group_error) from None
+    finally:
+        if reader is not None:
+            reader.close()
     await progress.finish()
     total = sum(sizes.values())
     return PutObjectResult(

@@ -34,6 +34,10 @@ Rules of this module:
 - A piece of a streamed body is valid until the next one is asked for: a file's
   chunks are read into one reused buffer.  The engine's ``send`` returns once the
   socket has the bytes; the httpx engine hands httpx copies.
+- A file range's first chunk can be read and hashed ahead (``read_lead``), while
+  the connection that will carry it is still busy with the part before, so the
+  body's first bytes go out as soon as its head has.  Only the first attempt uses
+  a lead, and only when it was hashed for the plan the body is sent with.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from typing import TypeVar
 
 import anyio.to_thread
 
-from ._body import READ_SIZE, Buffer, BytesSource, Source, whole_bytes
+from ._body import READ_SIZE, Buffer, BytesSource, Prefetched, Source, whole_bytes
 from ._checksums import ChecksumAlgorithm, Hasher, encoded_checksum_length, header_for
 from ._chunked import ChunkSigner, encoded_length_of, unsigned_chunk_header, unsigned_final_chunk
 from ._signing import (
@@ -60,7 +64,16 @@ from ._signing import (
     HeaderSignature,
 )
 
-__all__ = ["EMPTY", "Payload", "PayloadMode", "PayloadPlan", "choose_plan", "payload_for_source"]
+__all__ = [
+    "EMPTY",
+    "Lead",
+    "Payload",
+    "PayloadMode",
+    "PayloadPlan",
+    "choose_plan",
+    "payload_for_source",
+    "read_lead",
+]
 
 Content = bytes | AsyncIterable[Buffer] | None
 Opener = Callable[[HeaderSignature, bytes], Content]
@@ -158,6 +171,60 @@ def choose_plan(
     return PayloadPlan(mode, header, trailer)
 
 
+@dataclass(slots=True)
+class Lead:
+    """The first chunk of a file range, read and hashed before its request is sent."""
+
+    prefetched: Prefetched
+    signed: bool
+    algorithm: ChecksumAlgorithm | None
+    """The trailer checksum ``hasher`` computes (None: no trailer)."""
+    chunk_hash: str | None
+    """The chunk's SHA-256 in hex, for its chunk signature (signed payloads)."""
+    hasher: Hasher | None
+    """The trailer checksum, fed with the chunk."""
+
+    def fits(self, signed: bool, algorithm: ChecksumAlgorithm | None) -> bool:
+        """Whether it was hashed for a body sent this way."""
+        return self.signed == signed and self.algorithm == algorithm
+
+    def release(self) -> None:
+        """Give its buffer back unused."""
+        self.prefetched.release()
+
+
+def _lead_digests(
+    signed: bool, algorithm: ChecksumAlgorithm | None, chunk: memoryview
+) -> tuple[str | None, Hasher | None]:
+    hasher = Hasher(algorithm) if algorithm else None
+    if hasher is not None:
+        hasher.update(chunk)
+    return (hashlib.sha256(chunk).hexdigest() if signed else None), hasher
+
+
+async def read_lead(
+    source: Source, start: int, size: int, *, signed: bool, checksum: ChecksumAlgorithm | None
+) -> Lead | None:
+    """Read and hash the first chunk of bytes ``[start, start + size)`` of ``source``
+    ahead, for a body sent aws-chunked with ``signed`` and ``checksum``; None where
+    there is nothing to read ahead (an in-memory body, a raw one, a caller's file)."""
+    plan = choose_plan(in_memory=False, signed=signed, checksum=checksum)
+    if isinstance(source, BytesSource) or not plan.mode.chunked:
+        return None
+    algorithm = plan.trailer_checksum
+    work = functools.partial(_lead_digests, signed, algorithm)
+    read = await source.prefetch(start, size, CHUNK_SIZE, work)
+    if read is None:
+        return None
+    prefetched, (chunk_hash, hasher) = read
+    return Lead(prefetched, signed, algorithm, chunk_hash, hasher)
+
+
+def _read_ahead(chunk: Buffer, lead: Lead | None) -> Lead | None:
+    """``lead`` if ``chunk`` is the very chunk it read and hashed (not read again)."""
+    return lead if lead is not None and chunk is lead.prefetched.view else None
+
+
 async def _one(view: memoryview) -> AsyncIterator[memoryview]:
     yield view  # not copied here (the httpx engine copies it once when it writes)
 
@@ -181,12 +248,18 @@ async def _signed_chunks(
     signer: ChunkSigner,
     hasher: Hasher | None,
     computed: list[str],
+    lead: Lead | None = None,
 ) -> AsyncIterator[Buffer]:
     async with aclosing(chunks):
         async for chunk in chunks:
-            frame = await _in_thread_if_large(
-                len(chunk), functools.partial(_sign_and_hash, signer, hasher, chunk)
-            )
+            ahead, lead = _read_ahead(chunk, lead), None
+            if ahead is not None:  # hashed when it was read ahead, for this plan (Lead.fits)
+                hasher = ahead.hasher  # fed with this chunk
+                frame = signer.header(chunk, ahead.chunk_hash)
+            else:
+                frame = await _in_thread_if_large(
+                    len(chunk), functools.partial(_sign_and_hash, signer, hasher, chunk)
+                )
             yield frame  # the frame around the data; the data itself goes out untouched
             yield whole_bytes(chunk)
             yield b"\r\n"
@@ -198,11 +271,18 @@ async def _signed_chunks(
 
 
 async def _unsigned_chunks(
-    chunks: AsyncGenerator[Buffer, None], hasher: Hasher, computed: list[str]
+    chunks: AsyncGenerator[Buffer, None],
+    hasher: Hasher,
+    computed: list[str],
+    lead: Lead | None = None,
 ) -> AsyncIterator[Buffer]:
     async with aclosing(chunks):
         async for chunk in chunks:
-            await _in_thread_if_large(len(chunk), functools.partial(hasher.update, chunk))
+            ahead, lead = _read_ahead(chunk, lead), None
+            if ahead is not None and ahead.hasher is not None:
+                hasher = ahead.hasher  # hashed when it was read ahead, fed with this chunk
+            else:
+                await _in_thread_if_large(len(chunk), functools.partial(hasher.update, chunk))
             yield unsigned_chunk_header(len(chunk))
             yield whole_bytes(chunk)
             yield b"\r\n"
@@ -232,13 +312,18 @@ async def payload_for_source(
     signed: bool,
     checksum: ChecksumAlgorithm | None,
     content_md5: bool = False,
+    lead: Lead | None = None,
 ) -> Payload:
     """The payload for bytes ``[start, start + size)`` of a replayable source
-    (``content_md5``: a ``Content-MD5`` too, besides a CRC32 or SHA-256)."""
+    (``content_md5``: a ``Content-MD5`` too, besides a CRC32 or SHA-256; ``lead``: its
+    first chunk, read ahead by ``read_lead``, used if it was hashed for this plan)."""
     if size == 0 and not isinstance(source, BytesSource):
         source, start = BytesSource(b""), 0
     in_memory = isinstance(source, BytesSource)
     plan = choose_plan(in_memory=in_memory, signed=signed, checksum=checksum)
+    if lead is not None and not (plan.mode.chunked and lead.fits(signed, plan.trailer_checksum)):
+        lead.release()
+        lead = None
     md5_too = content_md5 and checksum in _FLEXIBLE
     if isinstance(source, BytesSource):
         return await _in_memory(source, start, size, plan, md5_too)
@@ -252,7 +337,7 @@ async def payload_for_source(
         return Payload(
             headers, UNSIGNED_PAYLOAD, True, lambda _s, _k: source.ranged(start, size), value
         )
-    return _chunked(source, start, size, plan, headers[1:])
+    return _chunked(source, start, size, plan, headers[1:], lead)
 
 
 async def _in_memory(
@@ -286,7 +371,7 @@ async def _in_memory(
 
 
 def _chunked(
-    source: Source, start: int, size: int, plan: PayloadPlan, extra: Headers
+    source: Source, start: int, size: int, plan: PayloadPlan, extra: Headers, lead: Lead | None
 ) -> Payload:
     algorithm = plan.trailer_checksum
     trailer = header_for(algorithm) if algorithm else None
@@ -306,14 +391,17 @@ def _chunked(
         *extra,  # a Content-MD5 computed up front
     )
     computed: list[str] = []
+    leads = [lead] if lead is not None else []  # for the first attempt only
 
     def open_chunked(signature: HeaderSignature, key: bytes) -> Content:
+        first = leads.pop() if leads else None
         hasher = Hasher(algorithm) if algorithm else None
-        chunks = source.ranged_reusing(start, size, CHUNK_SIZE)
+        prefetched = first.prefetched if first is not None else None
+        chunks = source.ranged_reusing(start, size, CHUNK_SIZE, prefetched)
         if not signed:
             assert hasher is not None
-            return _unsigned_chunks(chunks, hasher, computed)
+            return _unsigned_chunks(chunks, hasher, computed, first)
         signer = ChunkSigner(key, signature.amz_date, signature.scope, signature.signature)
-        return _signed_chunks(chunks, signer, hasher, computed)
+        return _signed_chunks(chunks, signer, hasher, computed, first)
 
     return Payload(headers, plan.mode.value, True, open_chunked, None, computed)

@@ -326,6 +326,94 @@ async def test_file_source_reads_every_chunk_into_the_buffer_of_the_one_before(
         await source.aclose()
 
 
+async def test_prefetched_first_chunk_is_not_read_again_and_its_buffer_serves_the_range(
+    data_file: Path,
+) -> None:
+    source = await make_source(data_file)
+    try:
+        read = await source.prefetch(100, 3000, 1024, bytes)
+        assert read is not None
+        first, copied = read
+        assert copied == DATA[100:1124]
+        with data_file.open("r+b") as file:  # the first chunk changes on disk after it was read
+            file.write(b"\xff" * 2000)
+        buffers = set()
+        got = bytearray()
+        async with aclosing(source.ranged_reusing(100, 3000, 1024, first)) as chunks:
+            async for chunk in chunks:
+                assert isinstance(chunk, memoryview)
+                buffers.add(id(chunk.obj))
+                got += chunk
+        # The first chunk is the one read ahead (not read again); the rest is read now.
+        assert bytes(got[:1024]) == DATA[100:1124]
+        assert bytes(got[1024:]) == (b"\xff" * 2000 + DATA[2000:])[1124:3100]
+        assert buffers == {id(first.buffer)}
+        async with aclosing(source.ranged_reusing(0, 10, 1024)) as chunks:
+            async for chunk in chunks:  # the buffer went back to the source after the range
+                assert isinstance(chunk, memoryview) and chunk.obj is first.buffer
+    finally:
+        await source.aclose()
+
+
+async def test_a_chunk_read_ahead_for_another_range_is_given_back_not_sent(
+    data_file: Path,
+) -> None:
+    source = await make_source(data_file)
+    try:
+        read = await source.prefetch(0, 5000, 1024, len)
+        assert read is not None
+        first, length = read
+        assert length == 1024
+        assert await collect(source.ranged_reusing(2048, 3000, 1024, first)) == DATA[2048:5048]
+        async with aclosing(source.ranged_reusing(0, 10, 1024)) as chunks:
+            async for chunk in chunks:  # back with the source, so the next range reuses it
+                assert isinstance(chunk, memoryview) and chunk.obj is first.buffer
+    finally:
+        await source.aclose()
+
+
+async def test_a_read_ahead_given_back_twice_is_still_one_buffer_for_one_range(
+    data_file: Path,
+) -> None:
+    source = await make_source(data_file)
+    try:
+        read = await source.prefetch(0, 10, 1024, bytes)
+        assert read is not None
+        read[0].release()
+        read[0].release()
+        # Two ranges read at once must not share a buffer (each overwrites it).
+        one = source.ranged_reusing(0, 2048, 1024)
+        two = source.ranged_reusing(2048, 2048, 1024)
+        async with aclosing(one), aclosing(two):
+            first_of_one = await one.__anext__()
+            first_of_two = await two.__anext__()
+            assert isinstance(first_of_one, memoryview)
+            assert isinstance(first_of_two, memoryview)
+            assert first_of_one.obj is not first_of_two.obj
+            assert bytes(first_of_one) == DATA[:1024]
+            assert bytes(first_of_two) == DATA[2048:3072]
+    finally:
+        await source.aclose()
+
+
+async def test_prefetch_of_a_shrunken_file_raises_integrity_error(data_file: Path) -> None:
+    source = await make_source(data_file)
+    try:
+        with data_file.open("r+b") as file:
+            file.truncate(500)
+        with pytest.raises(IntegrityError, match="shrank"):
+            await source.prefetch(0, len(DATA), 1024, bytes)
+    finally:
+        await source.aclose()
+
+
+async def test_only_a_file_opened_here_reads_ahead(data_file: Path) -> None:
+    with data_file.open("rb") as file:
+        callers = await make_source(file)
+        assert await callers.prefetch(0, 100, 64, bytes) is None
+    assert await BytesSource(DATA).prefetch(0, 100, 64, bytes) is None
+
+
 def _with_temp_file(data: bytes) -> tuple[tempfile.TemporaryDirectory[str], Path]:
     directory = tempfile.TemporaryDirectory()
     path = Path(directory.name) / "f.bin"
@@ -373,6 +461,14 @@ async def test_file_source_ranged_and_read_agree_with_the_data(
             assert await collect(owned.ranged(start, size, chunk)) == data[start : start + size]
             pieces = await collect(owned.ranged_reusing(start, size, chunk))
             assert pieces == data[start : start + size]
+            read = await owned.prefetch(start, size, chunk, bytes)
+            if size == 0:
+                assert read is None
+            else:
+                assert read is not None
+                assert read[1] == data[start : start + min(chunk, size)]
+                pieces = await collect(owned.ranged_reusing(start, size, chunk, read[0]))
+                assert pieces == data[start : start + size]
         finally:
             await owned.aclose()
 

@@ -8,16 +8,17 @@ the rule that any failure or cancellation aborts the multipart upload.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import aclosing
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx
 import pytest
 
 from s3lite import IntegrityError, S3Error, ServiceError
+from s3lite._body import FileSource, Prefetched
 from tests.fakes3 import (
     BUCKET,
     FakeS3,
@@ -31,6 +32,7 @@ from tests.fakes3 import (
 from tests.helpers import MiB, chunks_of, pattern
 
 pytestmark = pytest.mark.anyio
+T = TypeVar("T")
 
 
 def leaf_errors(error: BaseException) -> Iterator[BaseException]:
@@ -100,6 +102,53 @@ async def test_file_chunks_reach_an_httpx_transport_that_keeps_them_intact(
     fake = FakeS3()
     async with mock_client(fake, multipart_threshold=threshold, part_size=5 * MiB) as s3:
         await s3.put_object(BUCKET, "obj", path)
+    assert fake.objects["obj"] == data
+
+
+async def test_file_parts_read_their_first_chunk_ahead_one_part_beyond_those_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(6 * 5 * MiB)
+    path = tmp_path / "body.bin"
+    path.write_bytes(data)
+    read_ahead: list[int] = []
+    prefetch = FileSource.prefetch
+
+    async def recording(
+        self: FileSource, start: int, size: int, chunk: int, then: Callable[[memoryview], T]
+    ) -> tuple[Prefetched, T] | None:
+        read_ahead.append(start)
+        return await prefetch(self, start, size, chunk, then)
+
+    monkeypatch.setattr(FileSource, "prefetch", recording)
+    at_server: list[str] = []
+    two_held, release = anyio.Event(), anyio.Event()
+
+    async def hold_parts(seen: Seen) -> httpx.Response | None:
+        if seen.method == "PUT" and seen.has("partNumber"):
+            at_server.append(seen.param("partNumber") or "")
+            if len(at_server) == 2:
+                two_held.set()
+            await release.wait()
+        return None
+
+    fake = FakeS3(hold_parts)
+    options: dict[str, Any] = {
+        "multipart_threshold": 5 * MiB + 1,
+        "part_size": 5 * MiB,
+        "max_concurrency": 2,
+    }
+    async with mock_client(fake, **options) as s3, anyio.create_task_group() as group:
+        group.start_soon(s3.put_object, BUCKET, "obj", path)
+        with anyio.fail_after(20):
+            await two_held.wait()
+        await anyio.sleep(0.3)  # time to read further ahead, if it would
+        # Parts 1 and 2 are at the server; part 3's first chunk is read and waits for a
+        # slot; nothing more is read until a part ends.
+        assert sorted(at_server) == ["1", "2"]
+        assert read_ahead == [0, 5 * MiB, 10 * MiB]
+        release.set()
+    assert read_ahead == [n * 5 * MiB for n in range(6)]
     assert fake.objects["obj"] == data
 
 

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
-from s3lite._body import MIN_PIECE, BytesSource, ChunksSource, StreamSource
+from s3lite._body import MIN_PIECE, BytesSource, ChunksSource, StreamSource, make_source
 from s3lite._checksums import ChecksumAlgorithm
 from s3lite._chunked import encoded_length_of
-from s3lite._payload import PayloadMode, PayloadPlan, choose_plan, payload_for_source
+from s3lite._payload import (
+    CHUNK_SIZE,
+    PayloadMode,
+    PayloadPlan,
+    choose_plan,
+    payload_for_source,
+    read_lead,
+)
 from s3lite._signing import HeaderSignature
 
 # in memory, signed, checksum -> the plan (the module docstring's table)
@@ -166,3 +175,94 @@ async def test_a_view_of_part_of_a_bytes_object_sends_only_that_part() -> None:
     assert await _wire(payload.open(_signature(), b"k" * 32)) == data[20:80]
     whole = await payload_for_source(BytesSource(data), 0, 100, signed=False, checksum=None)
     assert whole.open(_signature(), b"k" * 32) is data  # the object itself: no copy
+
+
+# --- a first chunk read and hashed ahead ------------------------------------------------
+
+
+@pytest.fixture
+def big_file(tmp_path: Path) -> Iterator[tuple[Path, bytes]]:
+    data = os.urandom(2 * CHUNK_SIZE + 1000)  # three aws-chunks: 4 MiB, 4 MiB, 1000 bytes
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    yield path, data
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("signed", "checksum"),
+    [(False, "crc32"), (False, "sha256"), (True, "crc32"), (True, "sha256"), (True, None)],
+)
+async def test_a_body_sent_from_its_lead_is_the_body_sent_without_one(
+    big_file: tuple[Path, bytes], signed: bool, checksum: ChecksumAlgorithm | None
+) -> None:
+    path, data = big_file
+    source = await make_source(path)
+    try:
+        start, size = 1000, len(data) - 1000
+        plain = await payload_for_source(source, start, size, signed=signed, checksum=checksum)
+        expected = await _wire(plain.open(_signature(), b"k" * 32))
+        lead = await read_lead(source, start, size, signed=signed, checksum=checksum)
+        assert lead is not None
+        led = await payload_for_source(
+            source, start, size, signed=signed, checksum=checksum, lead=lead
+        )
+        assert led.headers == plain.headers
+        assert await _wire(led.open(_signature(), b"k" * 32)) == expected
+        # A second attempt (a retry) reads everything afresh, to the same bytes.
+        assert await _wire(led.open(_signature(), b"k" * 32)) == expected
+        assert led.computed == plain.computed[:1] * 2
+        if checksum is not None:
+            digest = hashlib.sha256(data[start:]).digest() if checksum == "sha256" else None
+            crc = zlib.crc32(data[start:]).to_bytes(4, "big")
+            assert led.sent_checksum == base64.b64encode(digest or crc).decode()
+    finally:
+        await source.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_lead_hashed_for_another_plan_or_range_is_not_used(
+    big_file: tuple[Path, bytes],
+) -> None:
+    path, data = big_file
+    source = await make_source(path)
+    try:
+        plain = await payload_for_source(source, 0, len(data), signed=True, checksum="sha256")
+        expected = await _wire(plain.open(_signature(), b"k" * 32))
+        lead = await read_lead(source, 0, len(data), signed=True, checksum="crc32")
+        assert lead is not None
+        led = await payload_for_source(
+            source, 0, len(data), signed=True, checksum="sha256", lead=lead
+        )
+        assert await _wire(led.open(_signature(), b"k" * 32)) == expected
+        unsigned = await read_lead(source, 0, len(data), signed=False, checksum="crc32")
+        assert unsigned is not None
+        led = await payload_for_source(
+            source, 0, len(data), signed=True, checksum="sha256", lead=unsigned
+        )
+        assert await _wire(led.open(_signature(), b"k" * 32)) == expected
+        # Hashed for this plan, but for a range starting elsewhere: read and hashed again.
+        plain = await payload_for_source(source, 10, len(data) - 10, signed=True, checksum=None)
+        expected = await _wire(plain.open(_signature(), b"k" * 32))
+        elsewhere = await read_lead(source, 0, len(data), signed=True, checksum=None)
+        assert elsewhere is not None
+        led = await payload_for_source(
+            source, 10, len(data) - 10, signed=True, checksum=None, lead=elsewhere
+        )
+        assert await _wire(led.open(_signature(), b"k" * 32)) == expected
+    finally:
+        await source.aclose()
+
+
+@pytest.mark.anyio
+async def test_nothing_is_read_ahead_for_a_body_sent_raw_or_held_in_memory(
+    big_file: tuple[Path, bytes],
+) -> None:
+    path, data = big_file
+    source = await make_source(path)
+    try:
+        assert await read_lead(source, 0, len(data), signed=False, checksum=None) is None
+        assert await read_lead(source, 0, len(data), signed=False, checksum="md5") is None
+    finally:
+        await source.aclose()
+    assert await read_lead(BytesSource(data), 0, len(data), signed=True, checksum="crc32") is None
