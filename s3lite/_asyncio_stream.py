@@ -52,8 +52,11 @@ SMALL_READ = 64 * 1024
 """What a read asks the socket for until reads fill it.  asyncio asks for 256 KiB, and
 glibc serves a block that large with ``mmap``: a read that brings a 16 KiB answer then
 costs an ``mmap``, an ``mremap`` and a ``munmap`` (22 µs here, more than the read)."""
-LARGE_READ = 1024 * 1024
-"""The read size a bulk body grows to (x4 each time a read fills the current one)."""
+LARGE_READ = 256 * 1024
+"""The read size a bulk body grows to (x4 each time a read fills the current one).  Not
+1 MiB: streamed 1 GiB GETs from the null server ran at 2.6-3.8 GB/s and 0.23-0.36 CPU
+s/GiB with reads of 512 KiB or 1 MiB, and at 4.2-5.8 GB/s and 0.17-0.22 s/GiB with 128 or
+256 KiB (ad-hoc, interleaved; benchmarks/results/analysis.md, 2026-12-07)."""
 SHRINK_AFTER = 8
 """Reads under ``SMALL_READ`` in a row that take the read size back down.  One is not
 enough: a bulk body often arrives in a few small reads between large ones, and a size
