@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.stats import aggregate, paired_ratio, verdicts
+from benchmarks.stats import Ratio, aggregate, paired_ratio, verdicts
 
 
 def run(client: str, repeat: int, objects_per_second: float, **extra: Any) -> dict[str, Any]:
@@ -33,6 +33,14 @@ def run(client: str, repeat: int, objects_per_second: float, **extra: Any) -> di
     }
 
 
+def s3lite_over_obstore(results: list[dict[str, Any]]) -> Ratio | None:
+    """s3lite's small uploads/s over obstore's, paired by repeat."""
+    cells = aggregate(results)
+    return paired_ratio(
+        cells["null", "small-upload", "s3lite"], cells["null", "small-upload", "obstore"], "objps"
+    )
+
+
 def test_ratio_is_paired_by_repeat_not_a_ratio_of_medians() -> None:
     # The machine slowed down by 2x in repeat 1 for everyone; s3lite is 0.9x obstore in
     # every repeat.  A ratio of medians would mix repeats (median 2,000 / 4,000 = 0.5x).
@@ -44,10 +52,7 @@ def test_ratio_is_paired_by_repeat_not_a_ratio_of_medians() -> None:
         run("s3lite", 2, 1980),
         run("obstore", 2, 2200),
     ]
-    cells = aggregate(results)
-    ratio = paired_ratio(
-        cells["null", "small-upload", "s3lite"], cells["null", "small-upload", "obstore"], "objps"
-    )
+    ratio = s3lite_over_obstore(results)
     assert ratio is not None
     assert ratio.pairs == 3
     assert ratio.median == pytest.approx(0.9)
@@ -64,10 +69,7 @@ def test_a_failed_run_leaves_its_repeat_out_of_the_pairs() -> None:
         run("s3lite", 2, 1500),
         run("obstore", 2, 1000),
     ]
-    cells = aggregate(results)
-    ratio = paired_ratio(
-        cells["null", "small-upload", "s3lite"], cells["null", "small-upload", "obstore"], "objps"
-    )
+    ratio = s3lite_over_obstore(results)
     assert ratio is not None
     assert ratio.pairs == 2
     assert ratio.low == pytest.approx(0.5)

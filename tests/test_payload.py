@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from s3lite._body import MIN_PIECE, BytesSource, ChunksSource, StreamSource, make_source
+from s3lite._body import MIN_PIECE, BytesSource, ChunksSource, Source, StreamSource, make_source
 from s3lite._checksums import ChecksumAlgorithm
 from s3lite._chunked import encoded_length_of
 from s3lite._payload import (
     CHUNK_SIZE,
+    Lead,
     PayloadMode,
     PayloadPlan,
     choose_plan,
@@ -220,6 +221,21 @@ async def test_a_body_sent_from_its_lead_is_the_body_sent_without_one(
         await source.aclose()
 
 
+async def _wire_of(
+    source: Source,
+    start: int,
+    signed: bool,
+    checksum: ChecksumAlgorithm | None,
+    lead: Lead | None = None,
+) -> bytes:
+    """What goes on the wire for bytes ``[start, end)`` of ``source`` (one attempt)."""
+    size = (source.length or 0) - start
+    payload = await payload_for_source(
+        source, start, size, signed=signed, checksum=checksum, lead=lead
+    )
+    return await _wire(payload.open(_signature(), b"k" * 32))
+
+
 @pytest.mark.anyio
 async def test_a_lead_hashed_for_another_plan_or_range_is_not_used(
     big_file: tuple[Path, bytes],
@@ -227,29 +243,17 @@ async def test_a_lead_hashed_for_another_plan_or_range_is_not_used(
     path, data = big_file
     source = await make_source(path)
     try:
-        plain = await payload_for_source(source, 0, len(data), signed=True, checksum="sha256")
-        expected = await _wire(plain.open(_signature(), b"k" * 32))
-        lead = await read_lead(source, 0, len(data), signed=True, checksum="crc32")
-        assert lead is not None
-        led = await payload_for_source(
-            source, 0, len(data), signed=True, checksum="sha256", lead=lead
-        )
-        assert await _wire(led.open(_signature(), b"k" * 32)) == expected
-        unsigned = await read_lead(source, 0, len(data), signed=False, checksum="crc32")
-        assert unsigned is not None
-        led = await payload_for_source(
-            source, 0, len(data), signed=True, checksum="sha256", lead=unsigned
-        )
-        assert await _wire(led.open(_signature(), b"k" * 32)) == expected
+        expected = await _wire_of(source, 0, True, "sha256")
+        for signed in (True, False):  # hashed for a CRC32 trailer, signed or not
+            lead = await read_lead(source, 0, len(data), signed=signed, checksum="crc32")
+            assert lead is not None
+            assert await _wire_of(source, 0, True, "sha256", lead) == expected
         # Hashed for this plan, but for a range starting elsewhere: read and hashed again.
-        plain = await payload_for_source(source, 10, len(data) - 10, signed=True, checksum=None)
-        expected = await _wire(plain.open(_signature(), b"k" * 32))
         elsewhere = await read_lead(source, 0, len(data), signed=True, checksum=None)
         assert elsewhere is not None
-        led = await payload_for_source(
-            source, 10, len(data) - 10, signed=True, checksum=None, lead=elsewhere
+        assert await _wire_of(source, 10, True, None, elsewhere) == await _wire_of(
+            source, 10, True, None
         )
-        assert await _wire(led.open(_signature(), b"k" * 32)) == expected
     finally:
         await source.aclose()
 
