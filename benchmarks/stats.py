@@ -129,11 +129,12 @@ def aggregate(results: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str], C
         na = next((r["na"] for r in runs if r.get("na")), None)
         measured = [run_metrics(r) for r in ok]
         samples = {m: [values[m] for values in measured if m in values] for m in METRICS}
-        by_repeat = {
-            int(run["repeat"]): values
-            for run, values in zip(ok, measured, strict=True)
-            if "repeat" in run
-        }
+        by_repeat: dict[int, dict[str, float]] = {}
+        for run, values in zip(ok, measured, strict=True):
+            if "repeat" in run:
+                if int(run["repeat"]) in by_repeat:
+                    raise ValueError(f"two runs of {key} in repeat {run['repeat']}")
+                by_repeat[int(run["repeat"])] = values
         cells[key] = Cell(
             *key,
             runs=len(ok),
@@ -261,7 +262,7 @@ class Verdict:
     required: float
     at_most: bool
     unit: str
-    met: bool | None  # None: not measurable (a client missing or failed)
+    met: bool | None  # None: not measurable (every run of a client failed)
 
     @property
     def judged(self) -> float | None:

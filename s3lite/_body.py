@@ -233,7 +233,11 @@ class FileSource(Source):
             end = start + size
             rest = start
             if claimed is not None and first is not None:
-                yield first.view  # read ahead by ``prefetch``: no read here
+                # Read ahead by ``prefetch``: not read again, but the file must still hold
+                # the range (as a read here would have found out).
+                if os.fstat(self._fd).st_size < self._start + end:
+                    raise IntegrityError("the file shrank while it was being uploaded")
+                yield first.view
                 rest += first.length
             for offset in range(rest, end, chunk):
                 view = whole[: min(chunk, end - offset)]

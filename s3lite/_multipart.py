@@ -36,6 +36,7 @@ from ._checksum_policy import (
 )
 from ._checksums import ChecksumAlgorithm, combine_crc32_b64
 from ._exceptions import (
+    IntegrityError,
     InvalidRequestError,
     NoSuchKey,
     NoSuchUpload,
@@ -355,7 +356,13 @@ class _LeadReader:
         async with self._send:
             for start, size in self.ranges:
                 await self._places.acquire()
-                await self._send.send(await self._read(start, size))
+                lead = await self._read(start, size)
+                try:
+                    await self._send.send(lead)
+                except BaseException:
+                    if lead is not None:
+                        lead.release()
+                    raise
 
     async def _read(self, start: int, size: int) -> Lead | None:
         pipeline = self._pipeline
@@ -364,8 +371,8 @@ class _LeadReader:
         algorithm = upload_checksum(setting, pipeline.features, in_memory=False, signed=signed)
         try:
             return await read_lead(self._source, start, size, signed=signed, checksum=algorithm)
-        except Exception:
-            return None
+        except (OSError, IntegrityError):
+            return None  # the part reads its range itself and raises there
 
     async def next(self) -> Lead | None:
         """The next part's lead (waits for it)."""
@@ -523,6 +530,8 @@ async def _upload_parts(
                     lead,
                 )
             finally:
+                if lead is not None:
+                    lead.release()  # unless the body took it (an attempt that never started)
                 if reader is not None:
                     reader.part_ended()
             await progress.advance(size)

@@ -34,10 +34,11 @@ Rules of this module:
 - A piece of a streamed body is valid until the next one is asked for: a file's
   chunks are read into one reused buffer.  The engine's ``send`` returns once the
   socket has the bytes; the httpx engine hands httpx copies.
-- A file range's first chunk can be read and hashed ahead (``read_lead``), while
-  the connection that will carry it is still busy with the part before, so the
-  body's first bytes go out as soon as its head has.  Only the first attempt uses
-  a lead, and only when it was hashed for the plan the body is sent with.
+- A file range's first chunk can be read and hashed ahead (``read_lead``), before
+  its request waits for a connection (``_multipart`` does it while other parts
+  send), so the body's first bytes go out as soon as its head has.  Only the first
+  attempt uses a lead, only when it was hashed for the plan the body is sent with,
+  and only when the range yields the very chunk it read.
 """
 
 from __future__ import annotations

@@ -407,6 +407,19 @@ async def test_prefetch_of_a_shrunken_file_raises_integrity_error(data_file: Pat
         await source.aclose()
 
 
+async def test_a_range_read_ahead_whole_still_finds_the_file_shrunk(data_file: Path) -> None:
+    source = await make_source(data_file)
+    try:
+        read = await source.prefetch(3000, 500, 1024, bytes)
+        assert read is not None
+        with data_file.open("r+b") as file:
+            file.truncate(3200)  # after the read ahead, before the range is sent
+        with pytest.raises(IntegrityError, match="shrank"):
+            await collect(source.ranged_reusing(3000, 500, 1024, read[0]))
+    finally:
+        await source.aclose()
+
+
 async def test_only_a_file_opened_here_reads_ahead(data_file: Path) -> None:
     with data_file.open("rb") as file:
         callers = await make_source(file)

@@ -297,6 +297,40 @@ async def test_multipart_part_failure_aborts_the_upload() -> None:
     assert len([seen for seen in fake.of("PUT") if seen.param("partNumber") == "2"]) == 1
 
 
+async def test_a_refused_create_is_raised_as_itself_while_parts_were_read_ahead(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "body.bin"
+    path.write_bytes(os.urandom(11 * MiB))
+
+    async def refuse_create(seen: Seen) -> httpx.Response | None:
+        if seen.method == "POST" and seen.has("uploads"):
+            await anyio.sleep(0.2)  # the first parts' chunks are read meanwhile
+            return error_response(403, "AccessDenied", "no uploads here")
+        return None
+
+    fake = FakeS3(refuse_create)
+    async with mock_client(fake, multipart_threshold=5 * MiB + 1, part_size=5 * MiB) as s3:
+        with pytest.raises(ServiceError) as info:
+            await s3.put_object(BUCKET, "obj", path)
+    assert info.value.code == "AccessDenied"
+    assert not fake.of("PUT")
+    assert not fake.of("DELETE")  # no upload to abort
+
+
+async def test_a_failed_part_of_a_file_upload_aborts_it(tmp_path: Path) -> None:
+    path = tmp_path / "body.bin"
+    path.write_bytes(os.urandom(16 * MiB))
+    fake = FakeS3(refuse_part_2)
+    async with mock_client(fake, multipart_threshold=5 * MiB + 1, part_size=5 * MiB) as s3:
+        with pytest.raises(ServiceError) as info:
+            await s3.put_object(BUCKET, "big", path)
+    assert info.value.code == "InvalidArgument"
+    assert [seen.param("uploadId") for seen in fake.of("DELETE", "uploadId")] == ["upload-1"]
+    assert not fake.of("POST", "uploadId")
+    assert "big" not in fake.objects
+
+
 async def test_multipart_part_failure_raises_the_part_error_itself() -> None:
     fake = FakeS3(refuse_part_2)
     async with mock_client(fake, multipart_threshold=5 * MiB + 1, part_size=5 * MiB) as s3:

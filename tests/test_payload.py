@@ -209,14 +209,23 @@ async def test_a_body_sent_from_its_lead_is_the_body_sent_without_one(
             source, start, size, signed=signed, checksum=checksum, lead=lead
         )
         assert led.headers == plain.headers
+        with path.open("r+b") as file:  # the lead's bytes change on disk after it was read
+            file.seek(start)
+            file.write(bytes(CHUNK_SIZE))
+        # The first attempt sends the lead as read (not read again), the rest as on disk,
+        # which there is unchanged: the body sent without a lead before the change.
         assert await _wire(led.open(_signature(), b"k" * 32)) == expected
-        # A second attempt (a retry) reads everything afresh, to the same bytes.
-        assert await _wire(led.open(_signature(), b"k" * 32)) == expected
-        assert led.computed == plain.computed[:1] * 2
+        assert led.sent_checksum == plain.sent_checksum
+        # A second attempt (a retry) reads everything afresh: the file as it is now.
+        changed = await payload_for_source(source, start, size, signed=signed, checksum=checksum)
+        assert await _wire(led.open(_signature(), b"k" * 32)) == await _wire(
+            changed.open(_signature(), b"k" * 32)
+        )
         if checksum is not None:
             digest = hashlib.sha256(data[start:]).digest() if checksum == "sha256" else None
             crc = zlib.crc32(data[start:]).to_bytes(4, "big")
-            assert led.sent_checksum == base64.b64encode(digest or crc).decode()
+            assert led.computed[0] == base64.b64encode(digest or crc).decode()
+            assert led.computed[1] != led.computed[0]
     finally:
         await source.aclose()
 
