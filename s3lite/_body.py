@@ -70,13 +70,13 @@ class Prefetched:
         """The chunk's bytes: ``ranged_reusing`` yields this very object when it uses the
         chunk (so a consumer can tell it from the same bytes read again)."""
 
-    def claim(self, spare: list[bytearray]) -> bytearray | None:
-        """The buffer, for the source that keeps ``spare`` (None once claimed or
+    def claim(self, spare: list[bytearray]) -> bool:
+        """Take the buffer for the source that keeps ``spare`` (False once claimed or
         released, or for another source)."""
         if self._spare is None or self._spare is not spare:
-            return None
+            return False
         self._spare = None
-        return self.buffer
+        return True
 
     def release(self) -> None:
         """Give the buffer back to its source unused (nothing once claimed)."""
@@ -217,22 +217,21 @@ class FileSource(Source):
         next range.  A fresh 4 MiB buffer per chunk had its pages mapped and zeroed by
         the kernel every time: a page fault per 4-128 KiB read, about a tenth of a file
         upload's client CPU (perf, benchmarks/results/analysis.md)."""
-        claimed = None
         if first is not None:
             fits = first.start == start and first.length == min(chunk, size)
-            if fits and len(first.buffer) >= chunk:
-                claimed = first.claim(self._spare)
-            first.release()  # unless claimed: not this range's first chunk, or not ours
+            if not (fits and len(first.buffer) >= chunk and first.claim(self._spare)):
+                first.release()  # not this range's first chunk, or not ours
+                first = None
         if self._fd is None:
             async for piece in self.ranged(start, size, chunk):
                 yield piece
             return
-        buffer = claimed if claimed is not None else self._buffer(chunk)
+        buffer = first.buffer if first is not None else self._buffer(chunk)
         whole = memoryview(buffer)
         try:
             end = start + size
             rest = start
-            if claimed is not None and first is not None:
+            if first is not None:
                 # Read ahead by ``prefetch``: not read again, but the file must still hold
                 # the range (as a read here would have found out).
                 if os.fstat(self._fd).st_size < self._start + end:
@@ -241,11 +240,7 @@ class FileSource(Source):
                 rest += first.length
             for offset in range(rest, end, chunk):
                 view = whole[: min(chunk, end - offset)]
-                got = await anyio.to_thread.run_sync(
-                    _preadv_all, self._fd, view, self._start + offset
-                )
-                if got != len(view):
-                    raise IntegrityError("the file shrank while it was being uploaded")
+                await anyio.to_thread.run_sync(_fill, self._fd, view, self._start + offset)
                 yield view
         finally:
             self._spare.append(buffer)
@@ -263,8 +258,7 @@ class FileSource(Source):
         view = memoryview(buffer)[: min(chunk, size)]
 
         def read_then() -> _T:
-            if _preadv_all(fd, view, self._start + start) != len(view):
-                raise IntegrityError("the file shrank while it was being uploaded")
+            _fill(fd, view, self._start + start)
             return then(view)
 
         try:
@@ -295,15 +289,14 @@ def _pread_all(fd: int, size: int, offset: int) -> bytes:
     return b"".join(pieces)
 
 
-def _preadv_all(fd: int, view: memoryview, offset: int) -> int:
-    """Fill ``view`` from ``offset``; the bytes read (fewer only at the end of the file)."""
+def _fill(fd: int, view: memoryview, offset: int) -> None:
+    """Fill ``view`` from ``offset``; ``IntegrityError`` if the file ends before it is full."""
     got = 0
     while got < len(view):
         n = os.preadv(fd, [view[got:]], offset + got)
         if not n:
-            break
+            raise IntegrityError("the file shrank while it was being uploaded")
         got += n
-    return got
 
 
 class ChunksSource(Source):

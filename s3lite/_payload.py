@@ -177,17 +177,15 @@ class Lead:
     """The first chunk of a file range, read and hashed before its request is sent."""
 
     prefetched: Prefetched
-    signed: bool
-    algorithm: ChecksumAlgorithm | None
-    """The trailer checksum ``hasher`` computes (None: no trailer)."""
     chunk_hash: str | None
-    """The chunk's SHA-256 in hex, for its chunk signature (signed payloads)."""
+    """The chunk's SHA-256 in hex, for its chunk signature (signed payloads only)."""
     hasher: Hasher | None
-    """The trailer checksum, fed with the chunk."""
+    """The trailer checksum, fed with the chunk (None: no trailer)."""
 
     def fits(self, signed: bool, algorithm: ChecksumAlgorithm | None) -> bool:
         """Whether it was hashed for a body sent this way."""
-        return self.signed == signed and self.algorithm == algorithm
+        trailer = self.hasher.algorithm if self.hasher is not None else None
+        return (self.chunk_hash is not None) == signed and trailer == algorithm
 
     def release(self) -> None:
         """Give its buffer back unused."""
@@ -218,7 +216,7 @@ async def read_lead(
     if read is None:
         return None
     prefetched, (chunk_hash, hasher) = read
-    return Lead(prefetched, signed, algorithm, chunk_hash, hasher)
+    return Lead(prefetched, chunk_hash, hasher)
 
 
 def _read_ahead(chunk: Buffer, lead: Lead | None) -> Lead | None:
