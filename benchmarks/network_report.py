@@ -7,7 +7,10 @@ Rules of this module:
   numbers.  Ratios are throughput ratios against s3lite's single stream in the
   same direction and the same run (above 1 is better), paired by repeat
   (``stats.paired_ratio``); CPU is per GiB moved.
-- The targets are issue 13's, as data (``TARGETS``), checked at 8 connections.
+- The targets are issue 13's, as data, checked at 8 connections: on a shaped link
+  ``TARGETS`` (parallel parts against one stream and against the peers), without a
+  cap ``UNCAPPED_TARGETS`` (``download_file`` not slower than one stream) and the
+  memory bound (``RSS_LIMIT_MIB`` above idle).
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from .stats import Cell, aggregate, paired_ratio
 
 __all__ = [
     "AWSCRT_CRC32",
+    "RSS_LIMIT_MIB",
     "TARGETS",
+    "UNCAPPED_TARGETS",
     "UNSIGNED",
     "Row",
     "Setup",
@@ -103,6 +108,11 @@ class Setup:
     ceilings: dict[int, tuple[float, float]] = field(default_factory=dict)
 
     @property
+    def capped(self) -> bool:
+        """The link is shaped (a cap or a delay): the parallel-parts targets apply."""
+        return bool(self.bandwidth_mbps or self.delay_ms)
+
+    @property
     def profile(self) -> str:
         cap = f"{self.bandwidth_mbps:g} MB/s" if self.bandwidth_mbps else "no cap"
         return f"{cap} per connection and direction, {self.delay_ms:g} ms per request"
@@ -117,6 +127,7 @@ class Target:
     subject: str  # row keys
     reference: str
     factor: float
+    direction: str | None = None  # None: both
 
 
 TARGETS = (
@@ -133,6 +144,17 @@ TARGETS = (
         1.0,
     ),
 )
+UNCAPPED_TARGETS = (
+    Target(
+        "no cap: download_file x8 not slower than one stream",
+        "s3lite x8",
+        "s3lite one-stream",
+        1.0,
+        "download",
+    ),
+)
+RSS_LIMIT_MIB = 64.0
+"""Peak RSS above idle allowed to ``download_file`` with 8 parts in flight."""
 
 
 def _cells(results: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], Cell]:
@@ -166,11 +188,11 @@ def table(setup: Setup, rows: Sequence[Row], results: Sequence[dict[str, Any]]) 
     header = ["client", "method", "connections"]
     for direction in setup.directions:
         header += [f"{direction} MB/s", "x single stream", f"{direction} CPU s/GiB"]
-    header += ["peak connections open", "runs"]
+    header += ["peak RSS above idle MiB", "peak connections open", "runs"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for row in rows:
         line = [row.client, METHODS[row.kind], str(row.connections)]
-        peaks, runs = [], []
+        peaks, runs, rss = [], [], []
         for direction in setup.directions:
             cell = cells.get(("network", direction, row.key))
             single = cells.get(("network", direction, "s3lite one-stream"))
@@ -181,17 +203,22 @@ def table(setup: Setup, rows: Sequence[Row], results: Sequence[dict[str, Any]]) 
             peak = _peak(results, direction, row.key)
             peaks.append("-" if peak is None else str(peak))
             runs.append(str(cell.runs) if cell else "0")
-        line += [" / ".join(peaks), " / ".join(runs)]
+            above = cell.rss_above_mib if cell else None
+            rss.append("-" if above is None else f"{above:.0f}")
+        line += [" / ".join(rss), " / ".join(peaks), " / ".join(runs)]
         lines.append("| " + " | ".join(line) + " |")
     return "\n".join(lines)
 
 
 def verdicts(setup: Setup, results: Sequence[dict[str, Any]]) -> list[str]:
-    """Issue 13's targets on this run, one line per (target, direction)."""
+    """Issue 13's targets for this run's profile, one line per (target, direction)."""
     cells = _cells(results)
     out = []
+    targets = TARGETS if setup.capped else UNCAPPED_TARGETS
     for direction in setup.directions:
-        for target in TARGETS:
+        for target in targets:
+            if target.direction not in (None, direction):
+                continue
             subject = cells.get(("network", direction, target.subject))
             reference = cells.get(("network", direction, target.reference))
             ratio = paired_ratio(subject, reference, "mbps")
@@ -204,6 +231,15 @@ def verdicts(setup: Setup, results: Sequence[dict[str, Any]]) -> list[str]:
                 f"{reference.mbps or 0:,.0f} MB/s (medians); paired by repeat "
                 f"{ratio.text}, required {target.factor:g}x)"
             )
+    if not setup.capped and "download" in setup.directions:
+        cell = cells.get(("network", "download", "s3lite x8"))
+        above = cell.rss_above_mib if cell else None
+        name = f"no cap: download_file x8 peak RSS above idle <= {RSS_LIMIT_MIB:g} MiB"
+        if above is None:
+            out.append(f"- download: {name}: not measured")
+        else:
+            verdict = "met" if above <= RSS_LIMIT_MIB else "missed"
+            out.append(f"- download: {name}: {verdict} ({above:.1f} MiB, median)")
     return out
 
 
@@ -262,9 +298,11 @@ def write_report(
         f"Object: {human_size(setup.size)}, parts of {human_size(setup.part_size)}; "
         f"every figure is the median of {setup.repeats} runs, each in a fresh process, rows "
         "interleaved. MB/s = 10^6 bytes per second of wall time; CPU = user + system "
-        "seconds of the client's process per GiB moved; downloads land in a file (deleted "
-        'after each run), uploads read one (written before the run). "peak connections '
-        "open\" counts the client's sockets to the server (sampled every 20 ms from "
+        "seconds of the client's process per GiB moved; parallel downloads land in a file "
+        "(deleted after each run; the single stream only counts its bytes), uploads read "
+        "one (written before the run). Peak RSS is the client process's, above its idle "
+        'RSS before the transfer. "peak connections open" counts the client\'s sockets to '
+        "the server (sampled every 20 ms from "
         "outside the client), download / upload.",
         "",
         ceiling + table(setup, rows, results),
@@ -278,7 +316,7 @@ def write_report(
         "",
         ceiling_table(setup),
         "",
-        "## Issue 13's targets (at 8 connections)",
+        f"## Issue 13's targets (at 8 connections, {'shaped link' if setup.capped else 'no cap'})",
         "",
         *verdicts(setup, results),
         "",

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from benchmarks.network_report import Setup
+from benchmarks.network_report import verdicts as verdicts_network
 from benchmarks.stats import Ratio, aggregate, paired_ratio, verdicts
 
 
@@ -113,3 +115,56 @@ def test_verdicts_judge_the_paired_ratio_and_the_servers_each_target_names() -> 
     cpu = on_null["client CPU <= 0.25 ms per small object", "small-upload"]
     assert cpu.met is False
     assert cpu.text == "missed by 20% (0.30 ms vs 0.25 ms)"
+
+
+def network_run(
+    key: str, repeat: int, mbps: float, direction: str, rss_mib: float
+) -> dict[str, Any]:
+    """A network-profile worker's result: 1 GiB moved at ``mbps``."""
+    size = 1 << 30
+    return {
+        "server": "network",
+        "workload": direction,
+        "client": key,
+        "repeat": repeat,
+        "bytes": size,
+        "objects": 1,
+        "seconds": size / (mbps * 1e6),
+        "cpu_user": 1.0,
+        "cpu_sys": 0.0,
+        "rss_idle_kib": 30_000,
+        "rss_peak_kib": 30_000 + int(rss_mib * 1024),
+        "error": None,
+        "na": None,
+        "peak_connections": 8,
+    }
+
+
+def network_setup(bandwidth_mbps: float, delay_ms: float) -> Setup:
+    return Setup(1 << 30, 8 << 20, bandwidth_mbps, delay_ms, 3, ("download", "upload"), "cmd")
+
+
+def test_network_verdicts_without_a_cap_judge_download_file_against_one_stream() -> None:
+    results = []
+    for repeat, (single, parallel) in enumerate(((2000, 1100), (1000, 1200), (1800, 1700))):
+        results += [
+            network_run("s3lite one-stream", repeat, single, "download", 1),
+            network_run("s3lite x8", repeat, parallel, "download", 70 if repeat else 20),
+            network_run("s3lite x8", repeat, parallel, "upload", 20),
+            network_run("s3lite one-stream", repeat, single / 10, "upload", 1),
+        ]
+    lines = verdicts_network(network_setup(0, 0), results)
+    # paired ratios 0.55, 1.2, 0.94: median 0.94, so missed; no 6x target without a cap
+    assert lines[0].startswith("- download: no cap: download_file x8 not slower than one stream")
+    assert "missed" in lines[0] and "0.94x (0.55-1.20)" in lines[0]
+    assert not any("6x" in line for line in lines)
+    assert not any(line.startswith("- upload") for line in lines)  # a download target only
+    # the median peak RSS above idle of the three runs (20, 70, 70 MiB)
+    assert lines[-1] == (
+        "- download: no cap: download_file x8 peak RSS above idle <= 64 MiB: "
+        "missed (70.0 MiB, median)"
+    )
+    # on a shaped link the parallel-parts targets apply instead, in both directions
+    shaped = verdicts_network(network_setup(100, 20), results)
+    assert any(line.startswith("- upload: download_file/upload_file x8 >= 6x") for line in shaped)
+    assert not any("no cap" in line for line in shaped)
