@@ -57,18 +57,25 @@ class Prefetched:
 
     ``ranged_reusing(..., first=...)`` starts from it and keeps the buffer for the rest
     of the range; ``release`` hands it back unused.  The buffer is given back once,
-    whichever comes first."""
+    whichever comes first.  ``when_free`` learns when the buffer is free again: given
+    back unused, or the range that took it has ended (or, at the latest, ``release``
+    once its user is done, should that range never be closed)."""
 
-    __slots__ = ("_spare", "buffer", "length", "start", "view")
+    __slots__ = ("_on_free", "_spare", "buffer", "length", "start", "view")
 
     def __init__(self, spare: list[bytearray], buffer: bytearray, start: int, length: int) -> None:
         self._spare: list[bytearray] | None = spare
+        self._on_free: Callable[[], object] | None = None
         self.buffer = buffer
         self.start = start
         self.length = length
         self.view = memoryview(buffer)[:length]
         """The chunk's bytes: ``ranged_reusing`` yields this very object when it uses the
         chunk (so a consumer can tell it from the same bytes read again)."""
+
+    def when_free(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` once, when the buffer is free again."""
+        self._on_free = callback
 
     def claim(self, spare: list[bytearray]) -> bool:
         """Take the buffer for the source that keeps ``spare`` (False once claimed or
@@ -79,10 +86,18 @@ class Prefetched:
         return True
 
     def release(self) -> None:
-        """Give the buffer back to its source unused (nothing once claimed)."""
+        """Give the buffer back to its source unused (nothing once claimed); either way
+        its user is done with it."""
         spare, self._spare = self._spare, None
         if spare is not None:
             spare.append(self.buffer)
+        self.freed()
+
+    def freed(self) -> None:
+        """The buffer is free again (the ``when_free`` callback runs the first time)."""
+        callback, self._on_free = self._on_free, None
+        if callback is not None:
+            callback()
 
 
 class Source:
@@ -244,6 +259,8 @@ class FileSource(Source):
                 yield view
         finally:
             self._spare.append(buffer)
+            if first is not None:
+                first.freed()
 
     async def prefetch(
         self, start: int, size: int, chunk: int, then: Callable[[memoryview], _T]

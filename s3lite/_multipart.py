@@ -10,9 +10,10 @@ Rules of this module:
   byte range.  A one-shot stream is cut into parts of exactly ``part_size``
   bytes (the last may be shorter): some stores require equal parts.
 - A file part's first chunk is read and hashed ahead (``_payload.read_lead``):
-  the next part's before it waits for a free slot, the first round's while
-  CreateMultipartUpload is in flight.  So a part's body follows its head at once,
-  and the file's chunk buffers number at most the parts in flight plus one.
+  the next parts' while the parts in flight wait for their answers, the first
+  round's while CreateMultipartUpload is in flight.  So a part's body follows its
+  head at once, and the file's chunk buffers number at most the parts in flight
+  plus one (a retried part reads into one of its own).
 - Any failure or cancellation aborts the upload under a shielded cancel scope,
   so no orphaned parts are left behind.
 """
@@ -334,12 +335,14 @@ class _LeadReader:
     """Reads the first chunk of every part of a replayable body ahead, in order.
 
     One task (``run``) reads the leads one after the other, so reading ahead never
-    competes with itself for the cores.  At most ``ahead`` leads are out at once, read
-    and not yet done with (a part gives its place back when it ends, ``part_ended``):
-    with ``ahead`` = parts in flight + 1, the first round's leads are read while the
-    upload is created, and afterwards the next part's lead while the others send.
-    A lead it cannot read (a caller's file object, an in-memory body, a read error)
-    is ``None``: that part reads its range itself, and reports any error of it.
+    competes with itself for the cores.  At most ``ahead`` lead buffers are out at
+    once: read and not yet taken, or serving their part's body.  A buffer comes back
+    when its part's body has been sent, not when the part's answer arrives, so the
+    next leads are read while the parts in flight wait for their answers (the first
+    round's leads while the upload is created).  A retry of a part reads its range
+    into a buffer of its own.  A lead it cannot read (a caller's file object, an
+    in-memory body, a read error) is ``None``: that part reads its range itself, and
+    reports any error of it.
     """
 
     def __init__(
@@ -357,6 +360,10 @@ class _LeadReader:
             for start, size in self.ranges:
                 await self._places.acquire()
                 lead = await self._read(start, size)
+                if lead is None:
+                    self._places.release()  # no buffer of ours is out
+                else:
+                    lead.prefetched.when_free(self._places.release)
                 try:
                     await self._send.send(lead)
                 except BaseException:
@@ -377,10 +384,6 @@ class _LeadReader:
     async def next(self) -> Lead | None:
         """The next part's lead (waits for it)."""
         return await self._receive.receive()
-
-    def part_ended(self) -> None:
-        """A part has ended (its chunk buffer is free again)."""
-        self._places.release()
 
     def close(self) -> None:
         """Give back the buffers of leads never taken."""
@@ -532,8 +535,6 @@ async def _upload_parts(
             finally:
                 if lead is not None:
                     lead.release()  # unless the body took it (an attempt that never started)
-                if reader is not None:
-                    reader.part_ended()
             await progress.advance(size)
             return done
 

@@ -396,6 +396,37 @@ async def test_a_read_ahead_given_back_twice_is_still_one_buffer_for_one_range(
         await source.aclose()
 
 
+async def test_a_read_ahead_buffer_says_once_when_it_is_free_again(data_file: Path) -> None:
+    source = await make_source(data_file)
+    try:
+        # Taken by its range: free when the range ends, not before, and only once.
+        read = await source.prefetch(0, 3000, 1024, bytes)
+        assert read is not None
+        freed: list[str] = []
+        read[0].when_free(lambda: freed.append("taken"))
+        async with aclosing(source.ranged_reusing(0, 3000, 1024, read[0])) as chunks:
+            async for _ in chunks:
+                assert freed == []
+        assert freed == ["taken"]
+        read[0].release()  # its part ends later: nothing more
+        assert freed == ["taken"]
+        # Given back unused (twice): free once.
+        read = await source.prefetch(0, 3000, 1024, bytes)
+        assert read is not None
+        read[0].when_free(lambda: freed.append("unused"))
+        read[0].release()
+        read[0].release()
+        assert freed == ["taken", "unused"]
+        # Offered to another range: given back at once, unused.
+        read = await source.prefetch(0, 3000, 1024, bytes)
+        assert read is not None
+        read[0].when_free(lambda: freed.append("refused"))
+        assert await collect(source.ranged_reusing(1024, 100, 1024, read[0])) == DATA[1024:1124]
+        assert freed == ["taken", "unused", "refused"]
+    finally:
+        await source.aclose()
+
+
 async def test_prefetch_of_a_shrunken_file_raises_integrity_error(data_file: Path) -> None:
     source = await make_source(data_file)
     try:

@@ -105,7 +105,7 @@ async def test_file_chunks_reach_an_httpx_transport_that_keeps_them_intact(
     assert fake.objects["obj"] == data
 
 
-async def test_file_parts_read_their_first_chunk_ahead_one_part_beyond_those_in_flight(
+async def test_file_parts_read_their_first_chunks_ahead_with_one_buffer_more_than_parts_in_flight(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = os.urandom(6 * 5 * MiB)
@@ -143,10 +143,12 @@ async def test_file_parts_read_their_first_chunk_ahead_one_part_beyond_those_in_
         with anyio.fail_after(20):
             await two_held.wait()
         await anyio.sleep(0.3)  # time to read further ahead, if it would
-        # Parts 1 and 2 are at the server; part 3's first chunk is read and waits for a
-        # slot; nothing more is read until a part ends.
+        # Parts 1 and 2 are at the server, their bodies sent (MockTransport reads a body
+        # whole before it answers), so their buffers are free while they wait for their
+        # answers: three buffers (two parts in flight + 1) hold the first chunks of parts
+        # 3, 4 and 5, and part 6's is not read until one of them has been sent.
         assert sorted(at_server) == ["1", "2"]
-        assert read_ahead == [0, 5 * MiB, 10 * MiB]
+        assert read_ahead == [0, 5 * MiB, 10 * MiB, 15 * MiB, 20 * MiB]
         release.set()
     assert read_ahead == [n * 5 * MiB for n in range(6)]
     assert fake.objects["obj"] == data
