@@ -32,6 +32,7 @@ __all__ = [
     "MIN_PIECE",
     "Body",
     "Buffer",
+    "BufferPool",
     "ChunksSource",
     "Prefetched",
     "Source",
@@ -52,20 +53,52 @@ MIN_PIECE = 64 * 1024
 _T = TypeVar("_T")
 
 
+class BufferPool:
+    """The chunk buffers of one source: taken for a range, given back when it ends.
+
+    Buffers given back are kept for the next range, at most ``keep`` of them in all
+    (None: every one): a buffer given back while more are alive is dropped, so a
+    moment that needed more buffers (a retried part) does not keep them."""
+
+    __slots__ = ("_spare", "alive", "keep")
+
+    def __init__(self) -> None:
+        self._spare: list[bytearray] = []
+        self.alive = 0
+        """Buffers taken or kept, not yet dropped."""
+        self.keep: int | None = None
+
+    def take(self, size: int) -> bytearray:
+        """A buffer of at least ``size`` bytes: a kept one, else a new one."""
+        if self._spare and len(self._spare[-1]) >= size:
+            return self._spare.pop()
+        self.alive += 1
+        return bytearray(size)
+
+    def give_back(self, buffer: bytearray) -> None:
+        """``buffer`` is free: keep it, unless ``keep`` buffers are alive without it."""
+        if self.keep is not None and self.alive > self.keep:
+            self.alive -= 1
+            return
+        self._spare.append(buffer)
+
+
 class Prefetched:
     """The first chunk of a range, read ahead into a buffer of its source's.
 
     ``ranged_reusing(..., first=...)`` starts from it and keeps the buffer for the rest
     of the range; ``release`` hands it back unused.  The buffer is given back once,
     whichever comes first.  ``when_free`` learns when the buffer is free again: given
-    back unused, or the range that took it has ended (or, at the latest, ``release``
-    once its user is done, should that range never be closed)."""
+    back unused, or the range that took it has ended; at the latest when its user
+    calls ``release`` (a range never closed leaves its buffer to the garbage
+    collector)."""
 
-    __slots__ = ("_on_free", "_spare", "buffer", "length", "start", "view")
+    __slots__ = ("_free", "_on_free", "_pool", "buffer", "length", "start", "view")
 
-    def __init__(self, spare: list[bytearray], buffer: bytearray, start: int, length: int) -> None:
-        self._spare: list[bytearray] | None = spare
+    def __init__(self, pool: BufferPool, buffer: bytearray, start: int, length: int) -> None:
+        self._pool: BufferPool | None = pool
         self._on_free: Callable[[], object] | None = None
+        self._free = False
         self.buffer = buffer
         self.start = start
         self.length = length
@@ -74,27 +107,31 @@ class Prefetched:
         chunk (so a consumer can tell it from the same bytes read again)."""
 
     def when_free(self, callback: Callable[[], object]) -> None:
-        """Call ``callback`` once, when the buffer is free again."""
-        self._on_free = callback
+        """Call ``callback`` once, when the buffer is free again (now, if it is)."""
+        if self._free:
+            callback()
+        else:
+            self._on_free = callback
 
-    def claim(self, spare: list[bytearray]) -> bool:
-        """Take the buffer for the source that keeps ``spare`` (False once claimed or
-        released, or for another source)."""
-        if self._spare is None or self._spare is not spare:
+    def claim(self, pool: BufferPool) -> bool:
+        """Take the buffer for the source of ``pool`` (False once claimed or released,
+        or for another source)."""
+        if self._pool is None or self._pool is not pool:
             return False
-        self._spare = None
+        self._pool = None
         return True
 
     def release(self) -> None:
         """Give the buffer back to its source unused (nothing once claimed); either way
         its user is done with it."""
-        spare, self._spare = self._spare, None
-        if spare is not None:
-            spare.append(self.buffer)
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.give_back(self.buffer)
         self.freed()
 
     def freed(self) -> None:
         """The buffer is free again (the ``when_free`` callback runs the first time)."""
+        self._free = True
         callback, self._on_free = self._on_free, None
         if callback is not None:
             callback()
@@ -187,7 +224,8 @@ class FileSource(Source):
         self._position = 0
         self._lock = anyio.Lock()
         self._fd = file.fileno() if owned and hasattr(os, "preadv") else None
-        self._spare: list[bytearray] = []
+        self.buffers = BufferPool()
+        """The chunk buffers of ``ranged_reusing`` and ``prefetch``."""
 
     async def _read_at(self, offset: int, size: int) -> bytes:
         if self._fd is not None:
@@ -221,10 +259,6 @@ class FileSource(Source):
                 raise IntegrityError("the file shrank while it was being uploaded")
             yield data
 
-    def _buffer(self, chunk: int) -> bytearray:
-        reusable = bool(self._spare) and len(self._spare[-1]) >= chunk
-        return self._spare.pop() if reusable else bytearray(chunk)
-
     async def ranged_reusing(
         self, start: int, size: int, chunk: int, first: Prefetched | None = None
     ) -> AsyncGenerator[Buffer, None]:
@@ -234,14 +268,14 @@ class FileSource(Source):
         upload's client CPU (perf, benchmarks/results/analysis.md)."""
         if first is not None:
             fits = first.start == start and first.length == min(chunk, size)
-            if not (fits and len(first.buffer) >= chunk and first.claim(self._spare)):
+            if not (fits and len(first.buffer) >= chunk and first.claim(self.buffers)):
                 first.release()  # not this range's first chunk, or not ours
                 first = None
         if self._fd is None:
             async for piece in self.ranged(start, size, chunk):
                 yield piece
             return
-        buffer = first.buffer if first is not None else self._buffer(chunk)
+        buffer = first.buffer if first is not None else self.buffers.take(chunk)
         whole = memoryview(buffer)
         try:
             end = start + size
@@ -258,7 +292,7 @@ class FileSource(Source):
                 await anyio.to_thread.run_sync(_fill, self._fd, view, self._start + offset)
                 yield view
         finally:
-            self._spare.append(buffer)
+            self.buffers.give_back(buffer)
             if first is not None:
                 first.freed()
 
@@ -271,7 +305,7 @@ class FileSource(Source):
         fd = self._fd
         if fd is None or size <= 0:
             return None
-        buffer = self._buffer(chunk)
+        buffer = self.buffers.take(chunk)
         view = memoryview(buffer)[: min(chunk, size)]
 
         def read_then() -> _T:
@@ -281,9 +315,9 @@ class FileSource(Source):
         try:
             result = await anyio.to_thread.run_sync(read_then)
         except BaseException:
-            self._spare.append(buffer)  # the thread has finished: nothing writes to it now
+            self.buffers.give_back(buffer)  # the thread has finished: nothing writes to it now
             raise
-        return Prefetched(self._spare, buffer, start, len(view)), result
+        return Prefetched(self.buffers, buffer, start, len(view)), result
 
     async def aclose(self) -> None:
         if self._owned:

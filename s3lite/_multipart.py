@@ -12,8 +12,8 @@ Rules of this module:
 - A file part's first chunk is read and hashed ahead (``_payload.read_lead``):
   the next parts' while the parts in flight wait for their answers, the first
   round's while CreateMultipartUpload is in flight.  So a part's body follows its
-  head at once, and the file's chunk buffers number at most the parts in flight
-  plus one (a retried part reads into one of its own).
+  head at once, and the file's chunk buffers number the parts in flight plus one,
+  and one more for each part being retried (dropped when it ends).
 - Any failure or cancellation aborts the upload under a shielded cancel scope,
   so no orphaned parts are left behind.
 """
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import anyio
 
 from . import _requests, _xml
-from ._body import BytesSource, ChunksSource, Source, StreamSource
+from ._body import BytesSource, ChunksSource, FileSource, Source, StreamSource
 from ._checksum_policy import (
     TRAILER_REFUSALS,
     ChecksumSetting,
@@ -339,10 +339,11 @@ class _LeadReader:
     once: read and not yet taken, or serving their part's body.  A buffer comes back
     when its part's body has been sent, not when the part's answer arrives, so the
     next leads are read while the parts in flight wait for their answers (the first
-    round's leads while the upload is created).  A retry of a part reads its range
-    into a buffer of its own.  A lead it cannot read (a caller's file object, an
-    in-memory body, a read error) is ``None``: that part reads its range itself, and
-    reports any error of it.
+    round's leads while the upload is created).  A part that reads its range without
+    its lead (a retry, or a lead hashed for another plan) takes a buffer beyond those;
+    the file keeps no more than ``ahead`` of them once such parts end.  A lead it
+    cannot read (a caller's file object, an in-memory body, a read error) is
+    ``None``: that part reads its range itself, and reports any error of it.
     """
 
     def __init__(
@@ -351,6 +352,8 @@ class _LeadReader:
         self.ranges = ranges
         self._pipeline = pipeline
         self._source = source
+        if isinstance(source, FileSource):
+            source.buffers.keep = ahead
         self._places = anyio.Semaphore(ahead)
         self._send, self._receive = anyio.create_memory_object_stream[Lead | None](ahead)
 

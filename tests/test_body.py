@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from s3lite._body import BytesSource, FileSource, Source, StreamSource, make_source
+from s3lite._body import BufferPool, BytesSource, FileSource, Source, StreamSource, make_source
 from s3lite._exceptions import IntegrityError, InvalidRequestError
 
 pytestmark = pytest.mark.anyio
@@ -423,6 +423,34 @@ async def test_a_read_ahead_buffer_says_once_when_it_is_free_again(data_file: Pa
         read[0].when_free(lambda: freed.append("refused"))
         assert await collect(source.ranged_reusing(1024, 100, 1024, read[0])) == DATA[1024:1124]
         assert freed == ["taken", "unused", "refused"]
+    finally:
+        await source.aclose()
+
+
+def test_a_buffer_pool_keeps_at_most_its_limit_once_buffers_come_back() -> None:
+    pool = BufferPool()
+    pool.keep = 2
+    taken = [pool.take(1024) for _ in range(3)]  # a moment that needs three
+    assert len({id(b) for b in taken}) == 3 and pool.alive == 3
+    for buffer in taken:
+        pool.give_back(buffer)
+    assert pool.alive == 2
+    again = [pool.take(1024), pool.take(1024)]
+    assert {id(b) for b in again} <= {id(b) for b in taken}  # kept ones, not new
+    assert pool.alive == 2
+    fresh = pool.take(1024)  # none kept: a new one
+    assert all(fresh is not b for b in taken) and pool.alive == 3
+
+
+async def test_when_free_after_the_buffer_is_free_calls_back_at_once(data_file: Path) -> None:
+    source = await make_source(data_file)
+    try:
+        read = await source.prefetch(0, 100, 1024, bytes)
+        assert read is not None
+        read[0].release()
+        calls: list[int] = []
+        read[0].when_free(lambda: calls.append(1))
+        assert calls == [1]
     finally:
         await source.aclose()
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from s3lite import IntegrityError, S3Error, ServiceError
-from s3lite._body import FileSource, Prefetched
+from s3lite._body import BufferPool, FileSource, Prefetched
 from tests.fakes3 import (
     BUCKET,
     FakeS3,
@@ -152,6 +152,52 @@ async def test_file_parts_read_their_first_chunks_ahead_with_one_buffer_more_tha
         release.set()
     assert read_ahead == [n * 5 * MiB for n in range(6)]
     assert fake.objects["obj"] == data
+
+
+async def test_retried_file_parts_take_buffers_of_their_own_and_the_file_keeps_few(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every part's first attempt fails after its body was sent: its read-ahead buffer
+    # went back at the end of that body, so its retry reads into another one.
+    data = os.urandom(8 * 5 * MiB)
+    path = tmp_path / "body.bin"
+    path.write_bytes(data)
+    pools: list[BufferPool] = []
+    peak = [0]
+    take = BufferPool.take
+
+    def counting(self: BufferPool, size: int) -> bytearray:
+        if self not in pools:
+            pools.append(self)
+        buffer = take(self, size)
+        peak[0] = max(peak[0], self.alive)
+        return buffer
+
+    monkeypatch.setattr(BufferPool, "take", counting)
+    failed: set[str] = set()
+
+    async def fail_each_part_once(seen: Seen) -> httpx.Response | None:
+        number = seen.param("partNumber") if seen.method == "PUT" else None
+        if number and number not in failed:
+            failed.add(number)
+            await anyio.sleep(0.05)  # the others read ahead meanwhile
+            return error_response(500, "InternalError")
+        return None
+
+    fake = FakeS3(fail_each_part_once)
+    options: dict[str, Any] = {
+        "multipart_threshold": 5 * MiB,
+        "part_size": 5 * MiB,
+        "max_concurrency": 2,
+    }
+    async with mock_client(fake, **options) as s3:
+        await s3.put_object(BUCKET, "obj", path)
+    assert fake.objects["obj"] == data
+    assert len(failed) == 8
+    [pool] = pools
+    # Two parts in flight + 1 read ahead, and one more for each part being retried.
+    assert 3 < peak[0] <= 5
+    assert pool.alive <= 3  # what the file keeps once the retried parts have ended
 
 
 @pytest.mark.parametrize("known", [False, True], ids=["unknown-length", "known-length"])
