@@ -89,6 +89,16 @@ def data_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+async def source(data_file: Path) -> AsyncIterator[Source]:
+    """``data_file`` opened as a source, closed after the test."""
+    opened = await make_source(data_file)
+    try:
+        yield opened
+    finally:
+        await opened.aclose()
+
+
+@pytest.fixture
 def pipe_reader() -> Iterator[IO[bytes]]:
     read_fd, write_fd = os.pipe()
     with os.fdopen(write_fd, "wb") as writer:
@@ -196,35 +206,23 @@ async def test_make_source_refuses_invalid_content_length(length: object) -> Non
 # --------------------------------------------------------------------------- files
 
 
-async def test_path_source_takes_length_from_the_file(data_file: Path) -> None:
-    source = await make_source(data_file)
-    try:
-        assert isinstance(source, FileSource)
-        assert source.replayable is True
-        assert source.length == (await anyio.Path(data_file).stat()).st_size
-    finally:
-        await source.aclose()
+async def test_path_source_takes_length_from_the_file(source: Source, data_file: Path) -> None:
+    assert isinstance(source, FileSource)
+    assert source.replayable is True
+    assert source.length == (await anyio.Path(data_file).stat()).st_size
 
 
-async def test_path_source_ranged_reads_the_right_bytes_twice(data_file: Path) -> None:
-    source = await make_source(data_file)
-    try:
-        start, size = 1000, 5000
-        first = await collect(source.ranged(start, size, 333))
-        second = await collect(source.ranged(start, size, 4096))
-        assert first == second == DATA[start : start + size]
-    finally:
-        await source.aclose()
+async def test_path_source_ranged_reads_the_right_bytes_twice(source: Source) -> None:
+    start, size = 1000, 5000
+    first = await collect(source.ranged(start, size, 333))
+    second = await collect(source.ranged(start, size, 4096))
+    assert first == second == DATA[start : start + size]
 
 
-async def test_path_source_read_is_sequential(data_file: Path) -> None:
-    source = await make_source(data_file)
-    try:
-        reads = await read_all(source, 4000)
-        assert b"".join(reads) == DATA
-        assert [len(chunk) for chunk in reads[:-1]] == [4000] * (len(reads) - 1)
-    finally:
-        await source.aclose()
+async def test_path_source_read_is_sequential(source: Source) -> None:
+    reads = await read_all(source, 4000)
+    assert b"".join(reads) == DATA
+    assert [len(chunk) for chunk in reads[:-1]] == [4000] * (len(reads) - 1)
 
 
 async def test_path_source_aclose_closes_the_file_it_opened(data_file: Path) -> None:
@@ -290,141 +288,120 @@ async def test_bytesio_is_a_replayable_file_source() -> None:
     assert await collect(source.ranged(0, 20, 7)) == DATA[5:25]
 
 
-async def test_file_source_shrinking_while_read_raises_integrity_error(data_file: Path) -> None:
-    source = await make_source(data_file)
-    try:
-        first = await source.read(100)
-        assert bytes(first) == DATA[:100]
-        with data_file.open("r+b") as file:
-            file.truncate(200)
-        with pytest.raises(IntegrityError, match="shrank"):
-            await read_all(source, 1000)
-        with pytest.raises(IntegrityError, match="shrank"):
-            await collect(source.ranged(0, len(DATA)))
-        with pytest.raises(IntegrityError, match="shrank"):
-            await collect(source.ranged_reusing(0, len(DATA), 64))
-    finally:
-        await source.aclose()
+async def test_file_source_shrinking_while_read_raises_integrity_error(
+    source: Source, data_file: Path
+) -> None:
+    first = await source.read(100)
+    assert bytes(first) == DATA[:100]
+    with data_file.open("r+b") as file:
+        file.truncate(200)
+    with pytest.raises(IntegrityError, match="shrank"):
+        await read_all(source, 1000)
+    with pytest.raises(IntegrityError, match="shrank"):
+        await collect(source.ranged(0, len(DATA)))
+    with pytest.raises(IntegrityError, match="shrank"):
+        await collect(source.ranged_reusing(0, len(DATA), 64))
 
 
 async def test_file_source_reads_every_chunk_into_the_buffer_of_the_one_before(
-    data_file: Path,
+    source: Source,
 ) -> None:
-    source = await make_source(data_file)
-    try:
-        buffers = set()
-        for start, size in ((0, len(DATA)), (100, 3000), (5, 1)):
-            got = bytearray()
-            async with aclosing(source.ranged_reusing(start, size, 1024)) as chunks:
-                async for chunk in chunks:
-                    assert isinstance(chunk, memoryview) and 0 < len(chunk) <= 1024
-                    buffers.add(id(chunk.obj))
-                    got += chunk
-            assert bytes(got) == DATA[start : start + size]
-        assert len(buffers) == 1  # one buffer for every chunk of all three ranges
-    finally:
-        await source.aclose()
+    buffers = set()
+    for start, size in ((0, len(DATA)), (100, 3000), (5, 1)):
+        got = bytearray()
+        async with aclosing(source.ranged_reusing(start, size, 1024)) as chunks:
+            async for chunk in chunks:
+                assert isinstance(chunk, memoryview) and 0 < len(chunk) <= 1024
+                buffers.add(id(chunk.obj))
+                got += chunk
+        assert bytes(got) == DATA[start : start + size]
+    assert len(buffers) == 1  # one buffer for every chunk of all three ranges
 
 
 async def test_prefetched_first_chunk_is_not_read_again_and_its_buffer_serves_the_range(
+    source: Source,
     data_file: Path,
 ) -> None:
-    source = await make_source(data_file)
-    try:
-        read = await source.prefetch(100, 3000, 1024, bytes)
-        assert read is not None
-        first, copied = read
-        assert copied == DATA[100:1124]
-        with data_file.open("r+b") as file:  # the first chunk changes on disk after it was read
-            file.write(b"\xff" * 2000)
-        buffers = set()
-        got = bytearray()
-        async with aclosing(source.ranged_reusing(100, 3000, 1024, first)) as chunks:
-            async for chunk in chunks:
-                assert isinstance(chunk, memoryview)
-                buffers.add(id(chunk.obj))
-                got += chunk
-        # The first chunk is the one read ahead (not read again); the rest is read now.
-        assert bytes(got[:1024]) == DATA[100:1124]
-        assert bytes(got[1024:]) == (b"\xff" * 2000 + DATA[2000:])[1124:3100]
-        assert buffers == {id(first.buffer)}
-        async with aclosing(source.ranged_reusing(0, 10, 1024)) as chunks:
-            async for chunk in chunks:  # the buffer went back to the source after the range
-                assert isinstance(chunk, memoryview) and chunk.obj is first.buffer
-    finally:
-        await source.aclose()
+    read = await source.prefetch(100, 3000, 1024, bytes)
+    assert read is not None
+    first, copied = read
+    assert copied == DATA[100:1124]
+    with data_file.open("r+b") as file:  # the first chunk changes on disk after it was read
+        file.write(b"\xff" * 2000)
+    buffers = set()
+    got = bytearray()
+    async with aclosing(source.ranged_reusing(100, 3000, 1024, first)) as chunks:
+        async for chunk in chunks:
+            assert isinstance(chunk, memoryview)
+            buffers.add(id(chunk.obj))
+            got += chunk
+    # The first chunk is the one read ahead (not read again); the rest is read now.
+    assert bytes(got[:1024]) == DATA[100:1124]
+    assert bytes(got[1024:]) == (b"\xff" * 2000 + DATA[2000:])[1124:3100]
+    assert buffers == {id(first.buffer)}
+    async with aclosing(source.ranged_reusing(0, 10, 1024)) as chunks:
+        async for chunk in chunks:  # the buffer went back to the source after the range
+            assert isinstance(chunk, memoryview) and chunk.obj is first.buffer
 
 
 async def test_a_chunk_read_ahead_for_another_range_is_given_back_not_sent(
-    data_file: Path,
+    source: Source,
 ) -> None:
-    source = await make_source(data_file)
-    try:
-        read = await source.prefetch(0, 5000, 1024, len)
-        assert read is not None
-        first, length = read
-        assert length == 1024
-        assert await collect(source.ranged_reusing(2048, 3000, 1024, first)) == DATA[2048:5048]
-        async with aclosing(source.ranged_reusing(0, 10, 1024)) as chunks:
-            async for chunk in chunks:  # back with the source, so the next range reuses it
-                assert isinstance(chunk, memoryview) and chunk.obj is first.buffer
-    finally:
-        await source.aclose()
+    read = await source.prefetch(0, 5000, 1024, len)
+    assert read is not None
+    first, length = read
+    assert length == 1024
+    assert await collect(source.ranged_reusing(2048, 3000, 1024, first)) == DATA[2048:5048]
+    async with aclosing(source.ranged_reusing(0, 10, 1024)) as chunks:
+        async for chunk in chunks:  # back with the source, so the next range reuses it
+            assert isinstance(chunk, memoryview) and chunk.obj is first.buffer
 
 
 async def test_a_read_ahead_given_back_twice_is_still_one_buffer_for_one_range(
-    data_file: Path,
+    source: Source,
 ) -> None:
-    source = await make_source(data_file)
-    try:
-        read = await source.prefetch(0, 10, 1024, bytes)
-        assert read is not None
-        read[0].release()
-        read[0].release()
-        # Two ranges read at once must not share a buffer (each overwrites it).
-        one = source.ranged_reusing(0, 2048, 1024)
-        two = source.ranged_reusing(2048, 2048, 1024)
-        async with aclosing(one), aclosing(two):
-            first_of_one = await one.__anext__()
-            first_of_two = await two.__anext__()
-            assert isinstance(first_of_one, memoryview)
-            assert isinstance(first_of_two, memoryview)
-            assert first_of_one.obj is not first_of_two.obj
-            assert bytes(first_of_one) == DATA[:1024]
-            assert bytes(first_of_two) == DATA[2048:3072]
-    finally:
-        await source.aclose()
+    read = await source.prefetch(0, 10, 1024, bytes)
+    assert read is not None
+    read[0].release()
+    read[0].release()
+    # Two ranges read at once must not share a buffer (each overwrites it).
+    one = source.ranged_reusing(0, 2048, 1024)
+    two = source.ranged_reusing(2048, 2048, 1024)
+    async with aclosing(one), aclosing(two):
+        first_of_one = await one.__anext__()
+        first_of_two = await two.__anext__()
+        assert isinstance(first_of_one, memoryview)
+        assert isinstance(first_of_two, memoryview)
+        assert first_of_one.obj is not first_of_two.obj
+        assert bytes(first_of_one) == DATA[:1024]
+        assert bytes(first_of_two) == DATA[2048:3072]
 
 
-async def test_a_read_ahead_buffer_says_once_when_it_is_free_again(data_file: Path) -> None:
-    source = await make_source(data_file)
-    try:
-        # Taken by its range: free when the range ends, not before, and only once.
-        read = await source.prefetch(0, 3000, 1024, bytes)
-        assert read is not None
-        freed: list[str] = []
-        read[0].when_free(lambda: freed.append("taken"))
-        async with aclosing(source.ranged_reusing(0, 3000, 1024, read[0])) as chunks:
-            async for _ in chunks:
-                assert freed == []
-        assert freed == ["taken"]
-        read[0].release()  # its part ends later: nothing more
-        assert freed == ["taken"]
-        # Given back unused (twice): free once.
-        read = await source.prefetch(0, 3000, 1024, bytes)
-        assert read is not None
-        read[0].when_free(lambda: freed.append("unused"))
-        read[0].release()
-        read[0].release()
-        assert freed == ["taken", "unused"]
-        # Offered to another range: given back at once, unused.
-        read = await source.prefetch(0, 3000, 1024, bytes)
-        assert read is not None
-        read[0].when_free(lambda: freed.append("refused"))
-        assert await collect(source.ranged_reusing(1024, 100, 1024, read[0])) == DATA[1024:1124]
-        assert freed == ["taken", "unused", "refused"]
-    finally:
-        await source.aclose()
+async def test_a_read_ahead_buffer_says_once_when_it_is_free_again(source: Source) -> None:
+    # Taken by its range: free when the range ends, not before, and only once.
+    read = await source.prefetch(0, 3000, 1024, bytes)
+    assert read is not None
+    freed: list[str] = []
+    read[0].when_free(lambda: freed.append("taken"))
+    async with aclosing(source.ranged_reusing(0, 3000, 1024, read[0])) as chunks:
+        async for _ in chunks:
+            assert freed == []
+    assert freed == ["taken"]
+    read[0].release()  # its part ends later: nothing more
+    assert freed == ["taken"]
+    # Given back unused (twice): free once.
+    read = await source.prefetch(0, 3000, 1024, bytes)
+    assert read is not None
+    read[0].when_free(lambda: freed.append("unused"))
+    read[0].release()
+    read[0].release()
+    assert freed == ["taken", "unused"]
+    # Offered to another range: given back at once, unused.
+    read = await source.prefetch(0, 3000, 1024, bytes)
+    assert read is not None
+    read[0].when_free(lambda: freed.append("refused"))
+    assert await collect(source.ranged_reusing(1024, 100, 1024, read[0])) == DATA[1024:1124]
+    assert freed == ["taken", "unused", "refused"]
 
 
 def test_a_buffer_pool_keeps_at_most_its_limit_once_buffers_come_back() -> None:
@@ -442,41 +419,33 @@ def test_a_buffer_pool_keeps_at_most_its_limit_once_buffers_come_back() -> None:
     assert all(fresh is not b for b in taken) and pool.alive == 3
 
 
-async def test_when_free_after_the_buffer_is_free_calls_back_at_once(data_file: Path) -> None:
-    source = await make_source(data_file)
-    try:
-        read = await source.prefetch(0, 100, 1024, bytes)
-        assert read is not None
-        read[0].release()
-        calls: list[int] = []
-        read[0].when_free(lambda: calls.append(1))
-        assert calls == [1]
-    finally:
-        await source.aclose()
+async def test_when_free_after_the_buffer_is_free_calls_back_at_once(source: Source) -> None:
+    read = await source.prefetch(0, 100, 1024, bytes)
+    assert read is not None
+    read[0].release()
+    calls: list[int] = []
+    read[0].when_free(lambda: calls.append(1))
+    assert calls == [1]
 
 
-async def test_prefetch_of_a_shrunken_file_raises_integrity_error(data_file: Path) -> None:
-    source = await make_source(data_file)
-    try:
-        with data_file.open("r+b") as file:
-            file.truncate(500)
-        with pytest.raises(IntegrityError, match="shrank"):
-            await source.prefetch(0, len(DATA), 1024, bytes)
-    finally:
-        await source.aclose()
+async def test_prefetch_of_a_shrunken_file_raises_integrity_error(
+    source: Source, data_file: Path
+) -> None:
+    with data_file.open("r+b") as file:
+        file.truncate(500)
+    with pytest.raises(IntegrityError, match="shrank"):
+        await source.prefetch(0, len(DATA), 1024, bytes)
 
 
-async def test_a_range_read_ahead_whole_still_finds_the_file_shrunk(data_file: Path) -> None:
-    source = await make_source(data_file)
-    try:
-        read = await source.prefetch(3000, 500, 1024, bytes)
-        assert read is not None
-        with data_file.open("r+b") as file:
-            file.truncate(3200)  # after the read ahead, before the range is sent
-        with pytest.raises(IntegrityError, match="shrank"):
-            await collect(source.ranged_reusing(3000, 500, 1024, read[0]))
-    finally:
-        await source.aclose()
+async def test_a_range_read_ahead_whole_still_finds_the_file_shrunk(
+    source: Source, data_file: Path
+) -> None:
+    read = await source.prefetch(3000, 500, 1024, bytes)
+    assert read is not None
+    with data_file.open("r+b") as file:
+        file.truncate(3200)  # after the read ahead, before the range is sent
+    with pytest.raises(IntegrityError, match="shrank"):
+        await collect(source.ranged_reusing(3000, 500, 1024, read[0]))
 
 
 async def test_only_a_file_opened_here_reads_ahead(data_file: Path) -> None:

@@ -189,45 +189,49 @@ def big_file(tmp_path: Path) -> Iterator[tuple[Path, bytes]]:
     yield path, data
 
 
+@pytest.fixture
+async def source(big_file: tuple[Path, bytes]) -> AsyncIterator[Source]:
+    """``big_file`` opened as a source, closed after the test."""
+    opened = await make_source(big_file[0])
+    try:
+        yield opened
+    finally:
+        await opened.aclose()
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize(
     ("signed", "checksum"),
     [(False, "crc32"), (False, "sha256"), (True, "crc32"), (True, "sha256"), (True, None)],
 )
 async def test_a_body_sent_from_its_lead_is_the_body_sent_without_one(
-    big_file: tuple[Path, bytes], signed: bool, checksum: ChecksumAlgorithm | None
+    source: Source, big_file: tuple[Path, bytes], signed: bool, checksum: ChecksumAlgorithm | None
 ) -> None:
     path, data = big_file
-    source = await make_source(path)
-    try:
-        start, size = 1000, len(data) - 1000
-        plain = await payload_for_source(source, start, size, signed=signed, checksum=checksum)
-        expected = await _wire(plain.open(_signature(), b"k" * 32))
-        lead = await read_lead(source, start, size, signed=signed, checksum=checksum)
-        assert lead is not None
-        led = await payload_for_source(
-            source, start, size, signed=signed, checksum=checksum, lead=lead
-        )
-        assert led.headers == plain.headers
-        with path.open("r+b") as file:  # the lead's bytes change on disk after it was read
-            file.seek(start)
-            file.write(bytes(CHUNK_SIZE))
-        # The first attempt sends the lead as read (not read again), the rest as on disk,
-        # which there is unchanged: the body sent without a lead before the change.
-        assert await _wire(led.open(_signature(), b"k" * 32)) == expected
-        assert led.sent_checksum == plain.sent_checksum
-        # A second attempt (a retry) reads everything afresh: the file as it is now.
-        changed = await payload_for_source(source, start, size, signed=signed, checksum=checksum)
-        assert await _wire(led.open(_signature(), b"k" * 32)) == await _wire(
-            changed.open(_signature(), b"k" * 32)
-        )
-        if checksum is not None:
-            digest = hashlib.sha256(data[start:]).digest() if checksum == "sha256" else None
-            crc = zlib.crc32(data[start:]).to_bytes(4, "big")
-            assert led.computed[0] == base64.b64encode(digest or crc).decode()
-            assert led.computed[1] != led.computed[0]
-    finally:
-        await source.aclose()
+    start, size = 1000, len(data) - 1000
+    plain = await payload_for_source(source, start, size, signed=signed, checksum=checksum)
+    expected = await _wire(plain.open(_signature(), b"k" * 32))
+    lead = await read_lead(source, start, size, signed=signed, checksum=checksum)
+    assert lead is not None
+    led = await payload_for_source(source, start, size, signed=signed, checksum=checksum, lead=lead)
+    assert led.headers == plain.headers
+    with path.open("r+b") as file:  # the lead's bytes change on disk after it was read
+        file.seek(start)
+        file.write(bytes(CHUNK_SIZE))
+    # The first attempt sends the lead as read (not read again), the rest as on disk,
+    # which there is unchanged: the body sent without a lead before the change.
+    assert await _wire(led.open(_signature(), b"k" * 32)) == expected
+    assert led.sent_checksum == plain.sent_checksum
+    # A second attempt (a retry) reads everything afresh: the file as it is now.
+    changed = await payload_for_source(source, start, size, signed=signed, checksum=checksum)
+    assert await _wire(led.open(_signature(), b"k" * 32)) == await _wire(
+        changed.open(_signature(), b"k" * 32)
+    )
+    if checksum is not None:
+        digest = hashlib.sha256(data[start:]).digest() if checksum == "sha256" else None
+        crc = zlib.crc32(data[start:]).to_bytes(4, "big")
+        assert led.computed[0] == base64.b64encode(digest or crc).decode()
+        assert led.computed[1] != led.computed[0]
 
 
 async def _wire_of(
@@ -247,35 +251,29 @@ async def _wire_of(
 
 @pytest.mark.anyio
 async def test_a_lead_hashed_for_another_plan_or_range_is_not_used(
+    source: Source,
     big_file: tuple[Path, bytes],
 ) -> None:
-    path, data = big_file
-    source = await make_source(path)
-    try:
-        expected = await _wire_of(source, 0, True, "sha256")
-        for signed in (True, False):  # hashed for a CRC32 trailer, signed or not
-            lead = await read_lead(source, 0, len(data), signed=signed, checksum="crc32")
-            assert lead is not None
-            assert await _wire_of(source, 0, True, "sha256", lead) == expected
-        # Hashed for this plan, but for a range starting elsewhere: read and hashed again.
-        elsewhere = await read_lead(source, 0, len(data), signed=True, checksum=None)
-        assert elsewhere is not None
-        assert await _wire_of(source, 10, True, None, elsewhere) == await _wire_of(
-            source, 10, True, None
-        )
-    finally:
-        await source.aclose()
+    data = big_file[1]
+    expected = await _wire_of(source, 0, True, "sha256")
+    for signed in (True, False):  # hashed for a CRC32 trailer, signed or not
+        lead = await read_lead(source, 0, len(data), signed=signed, checksum="crc32")
+        assert lead is not None
+        assert await _wire_of(source, 0, True, "sha256", lead) == expected
+    # Hashed for this plan, but for a range starting elsewhere: read and hashed again.
+    elsewhere = await read_lead(source, 0, len(data), signed=True, checksum=None)
+    assert elsewhere is not None
+    assert await _wire_of(source, 10, True, None, elsewhere) == await _wire_of(
+        source, 10, True, None
+    )
 
 
 @pytest.mark.anyio
 async def test_nothing_is_read_ahead_for_a_body_sent_raw_or_held_in_memory(
+    source: Source,
     big_file: tuple[Path, bytes],
 ) -> None:
-    path, data = big_file
-    source = await make_source(path)
-    try:
-        assert await read_lead(source, 0, len(data), signed=False, checksum=None) is None
-        assert await read_lead(source, 0, len(data), signed=False, checksum="md5") is None
-    finally:
-        await source.aclose()
+    data = big_file[1]
+    assert await read_lead(source, 0, len(data), signed=False, checksum=None) is None
+    assert await read_lead(source, 0, len(data), signed=False, checksum="md5") is None
     assert await read_lead(BytesSource(data), 0, len(data), signed=True, checksum="crc32") is None
