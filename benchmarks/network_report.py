@@ -10,7 +10,7 @@ Rules of this module:
 - The targets are issue 13's, as data, checked at 8 connections: on a shaped link
   ``TARGETS`` (parallel parts against one stream and against the peers), without a
   cap ``UNCAPPED_TARGETS`` (``download_file`` not slower than one stream) and the
-  memory bound (``RSS_LIMIT_MIB`` above idle).
+  memory bound (``stats.RSS_LIMIT_MIB`` above idle, as for streamed uploads).
 """
 
 from __future__ import annotations
@@ -22,11 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from .config import human_size
-from .stats import Cell, aggregate, paired_ratio
+from .stats import RSS_LIMIT_MIB, Cell, aggregate, paired_ratio
 
 __all__ = [
     "AWSCRT_CRC32",
-    "RSS_LIMIT_MIB",
     "TARGETS",
     "UNCAPPED_TARGETS",
     "UNSIGNED",
@@ -153,8 +152,6 @@ UNCAPPED_TARGETS = (
         "download",
     ),
 )
-RSS_LIMIT_MIB = 64.0
-"""Peak RSS above idle allowed to ``download_file`` with 8 parts in flight."""
 
 
 def _cells(results: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], Cell]:

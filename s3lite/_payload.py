@@ -208,7 +208,7 @@ async def read_lead(
     ahead, for a body sent aws-chunked with ``signed`` and ``checksum``; None where
     there is nothing to read ahead (an in-memory body, a raw one, a caller's file)."""
     plan = choose_plan(in_memory=False, signed=signed, checksum=checksum)
-    if isinstance(source, BytesSource) or not plan.mode.chunked:
+    if not plan.mode.chunked:
         return None
     algorithm = plan.trailer_checksum
     work = functools.partial(_lead_digests, signed, algorithm)
